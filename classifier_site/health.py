@@ -1,0 +1,75 @@
+"""Operations endpoints: /health for load balancers, /metrics for Prometheus."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import UTC, datetime
+
+import dramatiq
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
+
+logger = logging.getLogger(__name__)
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_storage() -> None:
+    # A HEAD on S3 or a stat on disk: proves credentials, bucket and network.
+    default_storage.exists("health/probe")
+
+
+def _check_broker() -> None:
+    broker = dramatiq.get_broker()
+    queue_url = getattr(broker, "queue_url", None)
+    if queue_url is not None:
+        from classifier_site.broker import QUEUE_JOBS
+
+        broker.declare_queue(QUEUE_JOBS)
+        queue_url(QUEUE_JOBS)
+        broker.queues[QUEUE_JOBS].load()
+
+
+CHECKS = {"database": _check_database, "storage": _check_storage, "broker": _check_broker}
+
+
+@never_cache
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means "not healthy", whatever its type
+            logger.warning("health check %s failed: %s", name, exc)
+            checks[name] = f"error: {type(exc).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    body = {
+        "status": "healthy" if healthy else "unhealthy",
+        "service": settings.SERVICE_NAME,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "checks": checks,
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if token:
+        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(supplied, token):
+            return HttpResponse("metrics token required\n", status=401, content_type="text/plain")
+    return ExportToDjangoView(request)

@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from categories import urls as categories_urls
+from classifier_site import api, health, views
+from images import urls as images_urls
+from inference import urls as inference_urls
+from jobs import urls as jobs_urls
+
+api_v1 = [
+    path("", api.api_index, name="api-index"),
+    path("auth/token", api.TokenObtainView.as_view(), name="api-token-obtain"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    *images_urls.api_urlpatterns,
+    *categories_urls.api_urlpatterns,
+    *jobs_urls.api_urlpatterns,
+    *inference_urls.api_urlpatterns,
+]
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("accounts/", include("classifier_site.accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("health", health.health, name="health"),
+    path("metrics", health.metrics, name="metrics"),
+    path("api/v1/", include(api_v1)),
+    path("images/", include(images_urls.urlpatterns)),
+    path("categories/", include(categories_urls.urlpatterns)),
+    path("jobs/", include(jobs_urls.urlpatterns)),
+    path("predict/", include(inference_urls.urlpatterns)),
+]

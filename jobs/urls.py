@@ -1,0 +1,3 @@
+# Pages under /jobs/ and API routes under /api/v1/ (the root urlconf includes both lists).
+urlpatterns: list = []
+api_urlpatterns: list = []
