@@ -1,0 +1,123 @@
+"""Shared fixtures: personas, API clients, the loopback S3/SQS server, real workers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import boto3
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from classifier_site.accounts.tests.factories import UserFactory
+from classifier_site.testing.workers import WorkerProcess
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(username="mallory")
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(username="staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def client_user(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def token_client(user):
+    """An API client authenticated as ``user`` by token, as a script would be."""
+    token, _ = Token.objects.get_or_create(user=user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return api
+
+
+@pytest.fixture
+def other_token_client(other_user):
+    token, _ = Token.objects.get_or_create(user=other_user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return api
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> str:
+    return os.environ["MOTO_URL"]
+
+
+@pytest.fixture
+def s3_bucket(moto_url):
+    """A fresh private bucket on the loopback S3 server."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_storage(settings, s3_bucket, moto_url):
+    """Switch default storage to S3 (django-storages) on the loopback server."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": s3_bucket,
+                "endpoint_url": moto_url,
+                "region_name": "us-east-1",
+                "default_acl": None,
+                "querystring_auth": True,
+                "querystring_expire": 300,
+                "file_overwrite": False,
+            },
+        },
+    }
+    settings.S3_BUCKET = s3_bucket
+    settings.S3_ENDPOINT_URL = moto_url
+    return s3_bucket
+
+
+@pytest.fixture
+def local_storage(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media", "base_url": None},
+        },
+    }
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def dramatiq_worker(transactional_db):
+    """Factory for real `rundramatiq` processes; all are stopped at teardown."""
+    started: list[WorkerProcess] = []
+
+    def start(**kwargs) -> WorkerProcess:
+        worker = WorkerProcess(**kwargs).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Image(models.Model):
+    """One stored picture of one user. Same bytes uploaded twice = the same row."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images"
+    )
+    file = models.FileField(max_length=255)
+    thumbnail = models.FileField(max_length=255, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=10)  # Pillow's name: JPEG, PNG, WEBP, GIF, BMP, TIFF
+    mime_type = models.CharField(max_length=50)
+    size_bytes = models.BigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "sha256"], name="image_unique_owner_content")
+        ]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="image_owner_newest"),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.original_filename or str(self.id)
