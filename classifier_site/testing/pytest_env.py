@@ -115,7 +115,8 @@ def _configure() -> None:
     db_url = os.environ.get("TEST_DATABASE_URL")
     if not db_url:
         db_url = (
-            "postgres://postgres@127.0.0.1:5432/classifier"
+            # A name of its own, so concurrent test sessions never share a test database.
+            f"postgres://postgres@127.0.0.1:5432/classifier_{uuid.uuid4().hex[:8]}"
             if _port_open("127.0.0.1", 5432)
             else _throwaway_postgres(tmp)
         )
