@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.config import Config
 from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Retries, TimeLimit
 from dramatiq_sqs import SQSBroker
 
@@ -89,6 +90,10 @@ def dramatiq_broker_settings(
 
         raise ImproperlyConfigured(f"BROKER_URL={broker_url!r}: only sqs:// is supported.")
     options: dict[str, Any] = {
+        # Short connect timeout and few retries: an unreachable queue must fail a send (the
+        # job then waits as pending for the sweeper) instead of hanging the web request.
+        # The read timeout stays above SQS's 20 s long poll.
+        "config": Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 2}),
         "namespace": namespace,
         "dead_letter": True,
         "visibility_timeout": visibility_timeout,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dramatiq
 from django.conf import settings
@@ -25,8 +27,16 @@ def _check_database() -> None:
 
 
 def _check_storage() -> None:
-    # A HEAD on S3 or a stat on disk: proves credentials, bucket and network.
-    default_storage.exists("health/probe")
+    bucket = getattr(default_storage, "bucket_name", None)
+    if bucket:
+        # HEAD on the bucket proves credentials, bucket and network; a HEAD on a missing
+        # object would not (it answers 404 for a missing bucket too).
+        default_storage.connection.meta.client.head_bucket(Bucket=bucket)
+        return
+    location = Path(default_storage.location)
+    location.mkdir(parents=True, exist_ok=True)
+    if not os.access(location, os.W_OK):
+        raise PermissionError(f"{location} is not writable")
 
 
 def _check_broker() -> None:

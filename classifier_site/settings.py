@@ -7,13 +7,20 @@ and SQS.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from classifier_site.broker import dramatiq_broker_settings
 from classifier_site.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+
+# Each worker thread holds one message at a time: a long job never sits prefetched behind
+# another while an idle worker could take it. Dramatiq reads this when it is first imported,
+# so it is set before the broker module imports dramatiq (worker processes inherit it).
+os.environ.setdefault("dramatiq_queue_prefetch", str(env_int("WORKER_PREFETCH", 1, minimum=1)))
+
+from classifier_site.broker import dramatiq_broker_settings  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
@@ -59,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "classifier_site",
     "classifier_site.accounts",
     "images",
     "categories",
@@ -314,3 +322,8 @@ LOGGING = {
 PROMETHEUS_EXPORT_MIGRATIONS = False
 SERVICE_NAME = "classifier"
 METRICS_TOKEN = env_str("METRICS_TOKEN")  # optional bearer token guarding /metrics
+
+# --- Job recovery hooks (the embedded single process calls these; production runs
+# `manage.py sweep_jobs --loop` or the periodic actor) -----------------------------------
+RECOVERY_HOOK = "jobs.services.jobs_recover_on_start"
+SWEEP_HOOK = "jobs.services.jobs_sweep"

@@ -1,0 +1,61 @@
+# The Makefile is the user interface: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+ADDR ?= 127.0.0.1:8000
+PROD_ENV := DEBUG=0 EMBEDDED=0 SECRET_KEY=check-deploy-$$RANDOM-$$RANDOM-$$RANDOM-$$RANDOM-$$RANDOM-xyz \
+	ALLOWED_HOSTS=classifier.example.com DATABASE_URL=postgres://u@127.0.0.1:5432/x \
+	BROKER_URL=sqs:// S3_BUCKET=classifier-media CACHE_BACKEND=database
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format bench install system clean worker
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q -U pip setuptools wheel
+	$(PIP) install -q -e ".[worker,dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the app with the worker and dev extras
+
+system: ## Install missing system packages (Chromium; PostgreSQL if no server runs)
+	@bash scripts/ensure-system.sh
+
+run: $(STAMP) ## Start the app at http://127.0.0.1:8000 (SQLite, local files, in-process queue)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py sync_models
+	$(PY) manage.py ensure_demo_user
+	@echo "Open http://$(ADDR)/ and log in as demo / demo-password"
+	$(PY) manage.py serve $(ADDR)
+
+worker: $(STAMP) ## Run queue workers (needs BROKER_URL): jobs and single-image predictions
+	$(PY) manage.py rundramatiq --processes 1 --threads 1
+
+lint: $(STAMP) ## ruff, import contract (torch stays in the worker), migrations, deploy check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PROD_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+
+format: $(STAMP) ## Format and autofix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: system $(STAMP) lint ## Install everything needed, lint, run the whole suite
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP) ## Run the benchmarks under bench/ (prints figures)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) data staticfiles

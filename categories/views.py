@@ -1,0 +1,87 @@
+"""Category pages: list, create, edit, duplicate, delete."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from categories import selectors, services
+from categories.forms import CategoryForm
+from classifier_site.api_errors import DomainError, NotFound
+
+
+def _get(request: HttpRequest, category_id: int):
+    try:
+        return selectors.category_get(user=request.user, category_id=category_id)
+    except NotFound:
+        raise Http404("No such category.") from None
+
+
+@login_required
+@require_GET
+def category_list(request: HttpRequest) -> HttpResponse:
+    categories = selectors.category_list(user=request.user)
+    return render(request, "categories/list.html", {"categories": categories})
+
+
+def _form_page(request: HttpRequest, *, category=None) -> HttpResponse:
+    if request.method == "POST":
+        form = CategoryForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if category is None:
+                    category = services.category_create(owner=request.user, **data)
+                else:
+                    services.category_update(category=category, **data)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, f"Saved “{category.name}”.")
+                return redirect("category-list")
+    elif category is not None:
+        form = CategoryForm(
+            initial={
+                "name": category.name,
+                "description": category.description,
+                "labels": "\n".join(category.labels),
+            }
+        )
+    else:
+        form = CategoryForm()
+    return render(request, "categories/form.html", {"form": form, "category": category})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def category_create(request: HttpRequest) -> HttpResponse:
+    return _form_page(request)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def category_edit(request: HttpRequest, category_id: int) -> HttpResponse:
+    return _form_page(request, category=_get(request, category_id))
+
+
+@login_required
+@require_POST
+def category_duplicate(request: HttpRequest, category_id: int) -> HttpResponse:
+    copy = services.category_duplicate(category=_get(request, category_id))
+    messages.success(request, f"Created “{copy.name}”.")
+    return redirect("category-edit", category_id=copy.pk)
+
+
+@login_required
+@require_POST
+def category_delete(request: HttpRequest, category_id: int) -> HttpResponse:
+    category = _get(request, category_id)
+    services.category_delete(category=category)
+    if request.htmx:
+        categories = selectors.category_list(user=request.user)
+        return render(request, "categories/list.html#category-table", {"categories": categories})
+    messages.success(request, f"Deleted “{category.name}”.")
+    return redirect("category-list")

@@ -1,0 +1,81 @@
+"""The queue settings the issue fixes, checked on the real broker and the real SQS server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import dramatiq
+from django.conf import settings
+from dramatiq.middleware import Retries
+
+from classifier_site.broker import QUEUE_JOBS, RedrivingSQSBroker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sqs():
+    return boto3.client("sqs", endpoint_url=os.environ["MOTO_URL"], region_name="us-east-1")
+
+
+def test_broker_is_sqs_with_bounded_retries_and_db_middleware():
+    broker = dramatiq.get_broker()
+    assert isinstance(broker, RedrivingSQSBroker)
+    assert broker.dead_letter is True
+    assert broker.visibility_timeout == settings.SQS_VISIBILITY_TIMEOUT_SECONDS
+    assert broker.visibility_timeout > settings.JOB_TIME_LIMIT_SECONDS
+    retries = [m for m in broker.middleware if isinstance(m, Retries)]
+    assert len(retries) == 1
+    assert retries[0].max_backoff <= 15 * 60 * 1000
+    names = [type(m).__name__ for m in broker.middleware]
+    assert "DbConnectionsMiddleware" in names
+    assert "TimeLimit" in names
+
+
+def test_sqs_queue_has_visibility_timeout_and_redrive_to_dead_letter_queue():
+    broker = dramatiq.get_broker()
+    broker.declare_queue(QUEUE_JOBS)
+    url = broker.queue_url(QUEUE_JOBS)
+    attrs = _sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == str(settings.SQS_VISIBILITY_TIMEOUT_SECONDS)
+    redrive = json.loads(attrs["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == 3
+    dlq_url = broker.dead_letter_queue_url(QUEUE_JOBS)
+    dlq_arn = _sqs().get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
+    assert redrive["deadLetterTargetArn"] == dlq_arn["Attributes"]["QueueArn"]
+    assert url.endswith(f"{settings.SQS_NAMESPACE}_{QUEUE_JOBS}")
+
+
+def test_redrive_moves_a_message_after_three_receives(settings):
+    """SQS itself (not the worker) retires a message that was received and never acked."""
+    broker = RedrivingSQSBroker(
+        namespace=settings.SQS_NAMESPACE + "r", dead_letter=True, visibility_timeout=1,
+        max_receives=3, endpoint_url=os.environ["MOTO_URL"], region_name="us-east-1",
+    )
+    broker.declare_queue("poison")
+    sqs = _sqs()
+    url, dlq = broker.queue_url("poison"), broker.dead_letter_queue_url("poison")
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    receives = 0
+    for _ in range(6):
+        got = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0, WaitTimeSeconds=0)
+        receives += len(got.get("Messages", []))
+    assert receives == 3
+    moved = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
+    assert [m["Body"] for m in moved] == ["x"]
+
+
+def test_worker_processes_prefetch_one_message():
+    code = (
+        "import django; django.setup(); import dramatiq.worker as w; "
+        "print(w.QUEUE_PREFETCH)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "dramatiq_queue_prefetch"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"

@@ -1,0 +1,128 @@
+"""Settings boot in each mode, from a fresh interpreter with a controlled environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+import dramatiq
+print(json.dumps({
+    "engine": settings.DATABASES["default"]["ENGINE"],
+    "storage": settings.STORAGES["default"]["BACKEND"],
+    "broker": type(dramatiq.get_broker()).__name__,
+    "inprocess": settings.INPROCESS_WORKER,
+    "debug": settings.DEBUG,
+    "hosts": settings.ALLOWED_HOSTS,
+    "log": settings.LOG_FORMAT,
+    "secure_cookies": getattr(settings, "SESSION_COOKIE_SECURE", False),
+}))
+"""
+
+
+def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    keep = {"PATH", "HOME", "LANG", "SYSTEMROOT"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update({"DJANGO_SETTINGS_MODULE": "classifier_site.settings", "DATA_DIR": str(tmp_path)})
+    env.update(extra)
+    return env
+
+
+def _run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def test_no_variables_gives_the_embedded_default(tmp_path):
+    result = _run(PROBE, _clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "engine": "django.db.backends.sqlite3",
+        "storage": "django.core.files.storage.FileSystemStorage",
+        "broker": "StubBroker",
+        "inprocess": True,
+        "debug": False,
+        "hosts": ["127.0.0.1", "localhost", "[::1]", "testserver"],
+        "log": "text",
+        "secure_cookies": False,
+    }
+    # The generated secret key is kept private in the data folder.
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_variables_switch_every_backend(tmp_path):
+    env = _clean_env(
+        tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x", SECRET_KEY="k" * 60,
+        ALLOWED_HOSTS="app.example.com", S3_BUCKET="media", BROKER_URL="sqs://",
+        AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_REGION="eu-west-1",
+    )
+    result = _run(PROBE, env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "engine": "django.db.backends.postgresql",
+        "storage": "storages.backends.s3.S3Storage",
+        "broker": "RedrivingSQSBroker",
+        "inprocess": False,
+        "debug": False,
+        "hosts": ["app.example.com"],
+        "log": "json",
+        "secure_cookies": True,
+    }
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    env = _clean_env(tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+                     ALLOWED_HOSTS="app.example.com")
+    result = _run(PROBE, env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
+    env = _clean_env(tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x", SECRET_KEY="k" * 60)
+    result = _run(PROBE, env)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must be set" in result.stderr
+
+
+def test_bad_values_fail_loudly(tmp_path):
+    result = _run(PROBE, _clean_env(tmp_path, DEBUG="maybe"))
+    assert result.returncode != 0
+    assert "DEBUG='maybe' is not a boolean" in result.stderr
+    result = _run(PROBE, _clean_env(tmp_path, RETRY_MAX_BACKOFF_MS="3600000"))
+    assert result.returncode != 0
+    assert "at most 900000" in result.stderr
+
+
+def test_deploy_check_passes_with_production_variables(tmp_path):
+    env = _clean_env(
+        tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+        SECRET_KEY="a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
+        ALLOWED_HOSTS="app.example.com", BROKER_URL="sqs://", S3_BUCKET="media",
+        AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    import re
+
+    settings_src = (ROOT / "classifier_site" / "settings.py").read_text()
+    read = set(re.findall(r'env_\w+\(\s*"([A-Z0-9_]+)"', settings_src))
+    listed = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read - listed == set()

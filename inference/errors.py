@@ -1,0 +1,12 @@
+"""Domain errors of the inference app (no torch here)."""
+
+from __future__ import annotations
+
+
+class ModelUnavailable(Exception):
+    """No usable model of the requested kind; the message says what to do."""
+
+
+class WeightsMissing(ModelUnavailable):
+    """The weights file is absent and cannot be downloaded; the message names the file
+    and the folder to put it in."""
