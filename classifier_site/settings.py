@@ -216,14 +216,24 @@ CLIP_MODEL = env_str("CLIP_MODEL", "ViT-B-32")
 CLIP_PRETRAINED = env_str("CLIP_PRETRAINED", "laion2b_s34b_b79k")
 CLIP_TEMPLATES = env_str("CLIP_TEMPLATES", "openai_imagenet")
 PREDICT_WAIT_SECONDS = env_float("PREDICT_WAIT_SECONDS", 10.0)
+# ImageNet model used when IMAGENET_MODEL's weights are not on disk (ships with the worker).
+IMAGENET_FALLBACK_MODEL = env_str("IMAGENET_FALLBACK_MODEL", "efficientnet_lite0")
+# Optional open_clip model-config JSON file registering CLIP_MODEL (custom or tiny models).
+CLIP_MODEL_CONFIG = env_str("CLIP_MODEL_CONFIG")
+# Fetch missing weights from torchvision / the Hugging Face hub; off when HF_HUB_OFFLINE=1.
+WEIGHTS_DOWNLOAD = env_bool("WEIGHTS_DOWNLOAD", not env_bool("HF_HUB_OFFLINE", False))
+# Seconds to wait for the weights host before failing (never hang on retries).
+WEIGHTS_DOWNLOAD_TIMEOUT = env_float("WEIGHTS_DOWNLOAD_TIMEOUT", 10.0)
+# Threads decoding and preprocessing the next batch while the current one runs.
+INFERENCE_DECODE_THREADS = env_int("INFERENCE_DECODE_THREADS", 1, minimum=1)
 
 # --- Queue ----------------------------------------------------------------------------
 BROKER_URL = env_str("BROKER_URL")  # "sqs://" (AWS) or empty for the in-process queue
 SQS_ENDPOINT_URL = env_str("SQS_ENDPOINT_URL")
 SQS_NAMESPACE = env_str("SQS_NAMESPACE", "classifier")
-JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 1800, minimum=10)
+JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 1800, minimum=1)
 SQS_VISIBILITY_TIMEOUT_SECONDS = env_int(
-    "SQS_VISIBILITY_TIMEOUT_SECONDS", JOB_TIME_LIMIT_SECONDS + 300, minimum=30
+    "SQS_VISIBILITY_TIMEOUT_SECONDS", JOB_TIME_LIMIT_SECONDS + 300, minimum=2
 )
 SQS_MAX_RECEIVES = env_int("SQS_MAX_RECEIVES", 3, minimum=1)
 RETRY_MAX_BACKOFF_MS = env_int("RETRY_MAX_BACKOFF_MS", 15 * 60 * 1000, minimum=1000)
@@ -234,6 +244,29 @@ if SQS_VISIBILITY_TIMEOUT_SECONDS <= JOB_TIME_LIMIT_SECONDS:
         "SQS_VISIBILITY_TIMEOUT_SECONDS must exceed JOB_TIME_LIMIT_SECONDS, or a running job's "
         "message would be delivered to a second worker."
     )
+# --- Jobs (jobs app) -------------------------------------------------------------------
+# A worker refreshes its lease (Job.heartbeat_at) after every batch; a lease older than
+# this means the worker is gone and the sweeper may hand the job to another one. It must
+# be far longer than one batch takes, and shorter than the SQS visibility timeout.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 300, minimum=1)
+# Deliveries (claims) of one job before it is failed; matches the queue's redrive policy.
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", SQS_MAX_RECEIVES, minimum=1)
+JOB_RETRY_MIN_BACKOFF_MS = env_int("JOB_RETRY_MIN_BACKOFF_MS", 5_000, minimum=1)
+# The sweeper re-dispatches pending jobs (and expired leases) older than this.
+JOB_PENDING_GRACE_SECONDS = env_int("JOB_PENDING_GRACE_SECONDS", 60, minimum=0)
+JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+JOB_MAX_IMAGES = env_int("JOB_MAX_IMAGES", 10_000, minimum=1)
+# TEST-ONLY fault injection for the worker tests (kill=<job id>, raise=<job id>,
+# sleep=<seconds per batch>). Refused outside the test harness.
+JOBS_TEST_FAULT = env_str("JOBS_TEST_FAULT")
+if JOBS_TEST_FAULT and env_str("CLASSIFIER_TEST_ENV") != "1":
+    raise ImproperlyConfigured("JOBS_TEST_FAULT is for the test suite only.")
+if JOB_LEASE_SECONDS >= SQS_VISIBILITY_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "JOB_LEASE_SECONDS must be shorter than SQS_VISIBILITY_TIMEOUT_SECONDS, or a "
+        "redelivered message would find the dead worker's lease still held."
+    )
+
 DRAMATIQ_BROKER = dramatiq_broker_settings(
     broker_url=BROKER_URL,
     sqs_endpoint_url=SQS_ENDPOINT_URL,
