@@ -1,7 +1,7 @@
 """One JSON error shape for the whole API.
 
-    {"error": {"code": "validation_error", "message": "top_k: must be between 1 and 10.",
-               "fields": {"top_k": ["must be between 1 and 10."]}}}
+{"error": {"code": "validation_error", "message": "top_k: must be between 1 and 10.",
+           "fields": {"top_k": ["must be between 1 and 10."]}}}
 """
 
 from __future__ import annotations
@@ -24,8 +24,14 @@ class DomainError(Exception):
     status_code = 400
     code = "invalid"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
-                 status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -92,7 +98,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
     code = getattr(exc, "default_code", "error")
     detail = getattr(exc, "detail", str(exc))
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        detail = f"Too many requests. Try again in {int(exc.wait) + 1} seconds."
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        detail = f"Too many requests. Try again in {int(wait) + 1} seconds."
     response.data = error_body(str(code), str(detail))
     return response

@@ -84,7 +84,11 @@ def dramatiq_broker_settings(
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ]
     if not broker_url:
-        return {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": middleware}
+        return {
+            "BROKER": "dramatiq.brokers.stub.StubBroker",
+            "OPTIONS": {},
+            "MIDDLEWARE": middleware,
+        }
     if not broker_url.startswith("sqs://"):
         from django.core.exceptions import ImproperlyConfigured
 

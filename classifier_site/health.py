@@ -31,9 +31,9 @@ def _check_storage() -> None:
     if bucket:
         # HEAD on the bucket proves credentials, bucket and network; a HEAD on a missing
         # object would not (it answers 404 for a missing bucket too).
-        default_storage.connection.meta.client.head_bucket(Bucket=bucket)
+        default_storage.connection.meta.client.head_bucket(Bucket=bucket)  # type: ignore[attr-defined]
         return
-    location = Path(default_storage.location)
+    location = Path(default_storage.location)  # type: ignore[attr-defined]
     location.mkdir(parents=True, exist_ok=True)
     if not os.access(location, os.W_OK):
         raise PermissionError(f"{location} is not writable")

@@ -115,7 +115,8 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+            DATABASE_URL,
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
             conn_health_checks=True,
         )
     }
@@ -124,7 +125,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "db.sqlite3",
+            "NAME": str(DATA_DIR / "db.sqlite3"),
             # WAL + a busy timeout let the in-process worker thread write while pages read.
             "OPTIONS": {
                 "timeout": 20,
@@ -238,7 +239,9 @@ SQS_VISIBILITY_TIMEOUT_SECONDS = env_int(
 SQS_MAX_RECEIVES = env_int("SQS_MAX_RECEIVES", 3, minimum=1)
 RETRY_MAX_BACKOFF_MS = env_int("RETRY_MAX_BACKOFF_MS", 15 * 60 * 1000, minimum=1000)
 if RETRY_MAX_BACKOFF_MS > 15 * 60 * 1000:
-    raise ImproperlyConfigured("RETRY_MAX_BACKOFF_MS may be at most 900000: SQS delays cap at 15 min.")
+    raise ImproperlyConfigured(
+        "RETRY_MAX_BACKOFF_MS may be at most 900000: SQS delays cap at 15 min."
+    )
 if SQS_VISIBILITY_TIMEOUT_SECONDS <= JOB_TIME_LIMIT_SECONDS:
     raise ImproperlyConfigured(
         "SQS_VISIBILITY_TIMEOUT_SECONDS must exceed JOB_TIME_LIMIT_SECONDS, or a running job's "

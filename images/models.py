@@ -13,7 +13,7 @@ class Image(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images"
     )
-    file = models.FileField(max_length=255)
+    file = models.FileField(max_length=255)  # uploads/<user>/<yyyy>/<mm>/<dd>/<uuid>.<ext>
     thumbnail = models.FileField(max_length=255, blank=True)
     original_filename = models.CharField(max_length=255, blank=True)
     format = models.CharField(max_length=10)  # Pillow's name: JPEG, PNG, WEBP, GIF, BMP, TIFF
@@ -21,6 +21,8 @@ class Image(models.Model):
     size_bytes = models.BigIntegerField()
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # SHA-256 of the bytes as uploaded: re-sending them finds this row without decoding.
+    # The stored file can differ (location blanked, BMP/TIFF re-encoded as PNG).
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -29,7 +31,10 @@ class Image(models.Model):
             models.UniqueConstraint(fields=["owner", "sha256"], name="image_unique_owner_content")
         ]
         indexes = [
+            # One index per gallery sort, so keyset pages are index range scans at any depth.
             models.Index(fields=["owner", "-created_at", "-id"], name="image_owner_newest"),
+            models.Index(fields=["owner", "original_filename", "id"], name="image_owner_name"),
+            models.Index(fields=["owner", "-size_bytes", "-id"], name="image_owner_size"),
         ]
         ordering = ["-created_at", "-id"]
 

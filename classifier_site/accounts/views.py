@@ -27,7 +27,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def api_token(request: HttpRequest) -> HttpResponse:
-    token = Token.objects.filter(user=request.user).first()
+    token = Token.objects.filter(user_id=request.user.pk or 0).first()
     return render(request, "accounts/token.html", {"token": token})
 
 

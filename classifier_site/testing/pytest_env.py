@@ -72,12 +72,26 @@ def _throwaway_postgres(tmp: Path) -> str:
         tmp.chmod(0o777)
     subprocess.run(
         [*run_as, str(initdb), "-D", str(datadir), "-A", "trust", "-U", "postgres"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     proc = subprocess.Popen(
-        [*run_as, str(bindir / "postgres"), "-D", str(datadir), "-p", str(port),
-         "-c", "listen_addresses=127.0.0.1", "-k", str(tmp), "-c", "fsync=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            *run_as,
+            str(bindir / "postgres"),
+            "-D",
+            str(datadir),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-k",
+            str(tmp),
+            "-c",
+            "fsync=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     _children.append(proc)
     for _ in range(100):
@@ -92,7 +106,8 @@ def _start_moto() -> str:
     moto = Path(sys.executable).with_name("moto_server")
     proc = subprocess.Popen(
         [str(moto), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     _children.append(proc)
     url = f"http://127.0.0.1:{port}"

@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 class WorkerProcess:
     """``manage.py rundramatiq`` against the test database and the loopback SQS."""
 
-    def __init__(self, *, queues: list[str] | None = None, threads: int = 1,
-                 processes: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        queues: list[str] | None = None,
+        threads: int = 1,
+        processes: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.queues = queues
         self.threads = threads
         self.processes = processes
@@ -40,13 +46,24 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "manage.py", "rundramatiq", "--processes", str(self.processes),
-               "--threads", str(self.threads)]
+        cmd = [
+            sys.executable,
+            "manage.py",
+            "rundramatiq",
+            "--processes",
+            str(self.processes),
+            "--threads",
+            str(self.threads),
+        ]
         if self.queues:
             cmd += ["--queues", *self.queues]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT,
+            cmd,
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self

@@ -38,7 +38,8 @@ def test_token_obtain_is_throttled(api_client, user, settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "token_obtain": "3/minute",
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "token_obtain": "3/minute",
         },
     }
     from rest_framework.throttling import ScopedRateThrottle
@@ -47,8 +48,9 @@ def test_token_obtain_is_throttled(api_client, user, settings):
     ScopedRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     try:
         codes = [
-            api_client.post("/api/v1/auth/token", {"username": "alice", "password": "bad"})
-            .status_code
+            api_client.post(
+                "/api/v1/auth/token", {"username": "alice", "password": "bad"}
+            ).status_code
             for _ in range(4)
         ]
         assert codes == [400, 400, 400, 429]

@@ -49,7 +49,11 @@ def test_health_is_503_when_the_bucket_is_missing(client, s3_storage, settings):
 def _probe(**env: str) -> dict:
     full = {**os.environ, **env}
     result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=full, capture_output=True, text=True,
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr

@@ -35,8 +35,12 @@ print("HEAVY", ",".join(heavy) or "-")
 
 def test_web_modules_do_not_import_torch():
     result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=dict(os.environ), capture_output=True,
-        text=True, timeout=180,
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)

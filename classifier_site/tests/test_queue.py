@@ -53,8 +53,12 @@ def test_sqs_queue_has_visibility_timeout_and_redrive_to_dead_letter_queue():
 def test_redrive_moves_a_message_after_three_receives(settings):
     """SQS itself (not the worker) retires a message that was received and never acked."""
     broker = RedrivingSQSBroker(
-        namespace=settings.SQS_NAMESPACE + "r", dead_letter=True, visibility_timeout=1,
-        max_receives=3, endpoint_url=os.environ["MOTO_URL"], region_name="us-east-1",
+        namespace=settings.SQS_NAMESPACE + "r",
+        dead_letter=True,
+        visibility_timeout=1,
+        max_receives=3,
+        endpoint_url=os.environ["MOTO_URL"],
+        region_name="us-east-1",
     )
     broker.declare_queue("poison")
     sqs = _sqs()
@@ -70,12 +74,10 @@ def test_redrive_moves_a_message_after_three_receives(settings):
 
 
 def test_worker_processes_prefetch_one_message():
-    code = (
-        "import django; django.setup(); import dramatiq.worker as w; "
-        "print(w.QUEUE_PREFETCH)"
-    )
+    code = "import django; django.setup(); import dramatiq.worker as w; print(w.QUEUE_PREFETCH)"
     env = {k: v for k, v in os.environ.items() if k != "dramatiq_queue_prefetch"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"

@@ -38,7 +38,11 @@ def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -62,9 +66,15 @@ def test_no_variables_gives_the_embedded_default(tmp_path):
 
 def test_production_variables_switch_every_backend(tmp_path):
     env = _clean_env(
-        tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x", SECRET_KEY="k" * 60,
-        ALLOWED_HOSTS="app.example.com", S3_BUCKET="media", BROKER_URL="sqs://",
-        AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_REGION="eu-west-1",
+        tmp_path,
+        DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+        SECRET_KEY="k" * 60,
+        ALLOWED_HOSTS="app.example.com",
+        S3_BUCKET="media",
+        BROKER_URL="sqs://",
+        AWS_ACCESS_KEY_ID="x",
+        AWS_SECRET_ACCESS_KEY="x",
+        AWS_REGION="eu-west-1",
     )
     result = _run(PROBE, env)
     assert result.returncode == 0, result.stderr
@@ -81,8 +91,9 @@ def test_production_variables_switch_every_backend(tmp_path):
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path):
-    env = _clean_env(tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x",
-                     ALLOWED_HOSTS="app.example.com")
+    env = _clean_env(
+        tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x", ALLOWED_HOSTS="app.example.com"
+    )
     result = _run(PROBE, env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
@@ -106,14 +117,22 @@ def test_bad_values_fail_loudly(tmp_path):
 
 def test_deploy_check_passes_with_production_variables(tmp_path):
     env = _clean_env(
-        tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+        tmp_path,
+        DATABASE_URL="postgres://u@127.0.0.1:5432/x",
         SECRET_KEY="a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
-        ALLOWED_HOSTS="app.example.com", BROKER_URL="sqs://", S3_BUCKET="media",
-        AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
+        ALLOWED_HOSTS="app.example.com",
+        BROKER_URL="sqs://",
+        S3_BUCKET="media",
+        AWS_ACCESS_KEY_ID="x",
+        AWS_SECRET_ACCESS_KEY="x",
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -126,3 +145,22 @@ def test_env_example_lists_every_variable_the_settings_read():
     read = set(re.findall(r'env_\w+\(\s*"([A-Z0-9_]+)"', settings_src))
     listed = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read - listed == set()
+
+
+def test_production_logs_are_one_json_object_per_line(tmp_path):
+    env = _clean_env(
+        tmp_path,
+        DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+        SECRET_KEY="k" * 60,
+        ALLOWED_HOSTS="app.example.com",
+    )
+    code = (
+        "import django, logging; django.setup(); "
+        "logging.getLogger('jobs').warning('job %s failed', 'abc')"
+    )
+    result = _run(code, env)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stderr.strip().splitlines()[-1])
+    assert record["message"] == "job abc failed"
+    assert record["level"] == "WARNING"
+    assert record["logger"] == "jobs"

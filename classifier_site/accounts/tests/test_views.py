@@ -10,8 +10,12 @@ pytestmark = pytest.mark.django_db
 def test_sign_up_logs_the_new_user_in(client):
     response = client.post(
         reverse("signup"),
-        {"username": "newbie", "email": "n@example.com",
-         "password1": "a-strong-pass-123", "password2": "a-strong-pass-123"},
+        {
+            "username": "newbie",
+            "email": "n@example.com",
+            "password1": "a-strong-pass-123",
+            "password2": "a-strong-pass-123",
+        },
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard")
@@ -48,8 +52,11 @@ def test_wrong_password_is_refused(client, user):
 def test_password_change(client_user, user):
     response = client_user.post(
         reverse("password_change"),
-        {"old_password": "correct-horse-battery", "new_password1": "another-pass-789",
-         "new_password2": "another-pass-789"},
+        {
+            "old_password": "correct-horse-battery",
+            "new_password1": "another-pass-789",
+            "new_password2": "another-pass-789",
+        },
     )
     assert response.status_code == 302
     user.refresh_from_db()
