@@ -121,3 +121,24 @@ def dramatiq_worker(transactional_db):
     yield start
     for worker in started:
         worker.stop()
+
+
+# --- inference: random-weight models of the real architectures (append-only block) -------
+@pytest.fixture(scope="session")
+def inference_weights_env(tmp_path_factory) -> dict[str, str]:
+    from inference.testing import write_test_weights
+
+    return write_test_weights(tmp_path_factory.mktemp("inference-weights"))
+
+
+@pytest.fixture
+def inference_weights(settings, monkeypatch, inference_weights_env) -> dict[str, str]:
+    """Tiny MobileNetV2 / OpenCLIP weights for this test: settings in-process, and the same
+    variables in os.environ so worker subprocesses started in the test load them too."""
+    from inference.testing import weights_settings
+
+    for name, value in weights_settings(inference_weights_env).items():
+        setattr(settings, name, value)
+    for name, value in inference_weights_env.items():
+        monkeypatch.setenv(name, value)
+    return inference_weights_env

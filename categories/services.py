@@ -24,7 +24,8 @@ def _clean_name(name: str) -> str:
 
 def _clean_labels(labels: Sequence[str] | str) -> list[str]:
     if isinstance(labels, str):
-        labels = labels.splitlines()
+        # A textarea: one label per line; blank lines are layout, not labels.
+        labels = [line for line in labels.splitlines() if line.strip()]
     try:
         return labels_clean(list(labels))
     except LabelError as exc:

@@ -140,8 +140,14 @@ def probe(data: bytes, *, max_pixels: int, strip_location: bool, thumb_px: int) 
                 stored, stripped = strip_location_metadata(stored, fmt)
             mime, ext = FORMATS[fmt]
     return Probed(
-        format=fmt, data=stored, mime_type=mime, ext=ext, width=width, height=height,
-        thumbnail=thumbnail, location_stripped=stripped,
+        format=fmt,
+        data=stored,
+        mime_type=mime,
+        ext=ext,
+        width=width,
+        height=height,
+        thumbnail=thumbnail,
+        location_stripped=stripped,
     )
 
 
@@ -149,7 +155,10 @@ def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> ImageReje
     limit = f"{max_pixels / 1_000_000:g} megapixels"
     if size:
         w, h = size
-        msg = f"The image is {w} × {h} pixels ({w * h / 1_000_000:.1f} megapixels); the limit is {limit}."
+        msg = (
+            f"The image is {w} × {h} pixels ({w * h / 1_000_000:.1f} megapixels); "
+            f"the limit is {limit}."
+        )
     else:
         msg = f"The image has more pixels than the {limit} limit."
     return ImageRejected(msg, code="too_many_pixels")
@@ -218,9 +227,7 @@ def _without_trailer(data: bytes, fmt: str) -> bytes:
     try:
         end = image_end(data, fmt)
     except (ValueError, IndexError, struct.error):
-        raise ImageRejected(
-            f"The {fmt} file structure is damaged.", code="corrupt_image"
-        ) from None
+        raise ImageRejected(f"The {fmt} file structure is damaged.", code="corrupt_image") from None
     trailer = data[end:]
     if not trailer:
         return data

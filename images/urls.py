@@ -1,3 +1,28 @@
 # Pages under /images/ and API routes under /api/v1/ (the root urlconf includes both lists).
-urlpatterns: list = []
-api_urlpatterns: list = []
+from django.urls import path
+
+from images import api, views
+
+urlpatterns = [
+    path("", views.gallery, name="images-gallery"),
+    path("upload/", views.upload, name="images-upload"),
+    path("delete/", views.bulk_delete, name="images-bulk-delete"),
+    path("<uuid:image_id>/", views.detail, name="images-detail"),
+    path("<uuid:image_id>/file", views.image_file, name="images-file"),
+    path("<uuid:image_id>/thumbnail", views.image_thumbnail, name="images-thumbnail"),
+    path("<uuid:image_id>/delete/", views.delete, name="images-delete"),
+]
+
+api_urlpatterns = [
+    path("images", api.ImageListCreateView.as_view(), name="api-images"),
+    path("images/bulk-delete", api.ImageBulkDeleteView.as_view(), name="api-images-bulk-delete"),
+    path("images/finalize", api.DirectUploadFinalizeView.as_view(), name="api-images-finalize"),
+    path("images/<uuid:image_id>", api.ImageDetailView.as_view(), name="api-image"),
+    path("images/<uuid:image_id>/file", api.ImageFileView.as_view(), name="api-image-file"),
+    path(
+        "images/<uuid:image_id>/thumbnail",
+        api.ImageThumbnailView.as_view(),
+        name="api-image-thumbnail",
+    ),
+    path("upload-url", api.DirectUploadCreateView.as_view(), name="api-upload-url"),
+]

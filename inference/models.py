@@ -25,6 +25,9 @@ class ModelVersion(models.Model):
     weights_sha256 = models.CharField(max_length=64, blank=True)
     preprocessing = models.JSONField(default=dict, blank=True)
     prompt_templates = models.CharField(max_length=500, blank=True)  # CLIP_TEMPLATES value
+    # CLIP's learned temperature, recorded by the worker on load so that re-scoring stored
+    # embeddings needs no model; 1.0 for ImageNet logits.
+    logit_scale = models.FloatField(null=True, blank=True)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -62,6 +65,9 @@ class ImageEmbedding(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.content_hash[:12]} @ {self.model_version_id}"
+
 
 class TextEmbedding(models.Model):
     """A label's prompt-ensemble text embedding (mean of the templates, normalised)."""
@@ -82,3 +88,6 @@ class TextEmbedding(models.Model):
                 name="inference_text_embedding_unique",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.template_set}) @ {self.model_version_id}"

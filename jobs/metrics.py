@@ -47,6 +47,14 @@ def job_finished(job_type: str, status: str) -> None:
 class JobsCollector:
     """Scrape-time gauges from the database and the broker."""
 
+    def describe(self):
+        # Lets the registry learn the names without running collect() at registration
+        # (that would query the database during app loading).
+        yield GaugeMetricFamily("classifier_jobs", "Jobs by status.", labels=["status"])
+        yield GaugeMetricFamily(
+            "classifier_queue_messages", "Queue depth.", labels=["queue", "state"]
+        )
+
     def collect(self):
         from django.db.models import Count
 

@@ -117,10 +117,8 @@ def _resolve_model(job_type: str, model_version_id: Any):
     if model_version_id in (None, ""):
         try:
             return inference.model_version_active(kind=kind)
-        except ModelVersion.DoesNotExist:
-            raise DomainError(
-                "No model is available for this job type.", field="model_version"
-            ) from None
+        except inference.ModelUnavailable as exc:
+            raise DomainError(str(exc), field="model_version", status_code=503) from None
     try:
         return ModelVersion.objects.get(pk=model_version_id, kind=kind)
     except (ModelVersion.DoesNotExist, ValueError, TypeError):
@@ -329,8 +327,6 @@ def job_cancel(*, job: Job) -> Job:
 
 def job_retry_failed(*, job: Job) -> Job:
     """Run the failed images of a finished job again (done images keep their results)."""
-    if job.status not in TERMINAL_STATUSES:
-        raise Conflict("Only a finished job can be retried.", field="status")
     with transaction.atomic():
         locked = Job.objects.select_for_update().get(pk=job.pk)
         if locked.status not in TERMINAL_STATUSES:
@@ -360,12 +356,10 @@ def job_retry_failed(*, job: Job) -> Job:
 
 
 def job_delete(*, job: Job) -> None:
-    if job.status not in TERMINAL_STATUSES:
-        raise Conflict("Cancel the job before deleting it.", field="status")
     # Conditional: a retry that re-activated it a moment ago wins.
     deleted, _ = Job.objects.filter(pk=job.pk, status__in=TERMINAL_STATUSES).delete()
     if not deleted:
-        raise Conflict("The job is running again; cancel it first.", field="status")
+        raise Conflict("Cancel the job before deleting it.", field="status")
 
 
 # --- worker side -------------------------------------------------------------------------
@@ -557,3 +551,21 @@ def job_run(*, job_id) -> str:
         metrics.job_finished(job.job_type, JobStatus.COMPLETED)
         return "completed"
     return "superseded"
+
+
+# --- single-image predict (seed 004) -----------------------------------------------------
+
+
+def predict_submit(*, owner, fileobj: BinaryIO, filename: str) -> Job:
+    """Store the upload through images intake, then a one-image ImageNet job on the
+    high-priority predict queue (dispatched on commit)."""
+    from images.services import image_ingest
+
+    image = image_ingest(owner=owner, fileobj=fileobj, filename=filename).image
+    return job_submit(
+        owner=owner,
+        job_type=JobType.IMAGE_CLASSIFICATION,
+        image_ids=[image.id],
+        top_k=5,
+        source=JobSource.PREDICT,
+    ).job

@@ -1,3 +1,28 @@
 # Pages under /jobs/ and API routes under /api/v1/ (the root urlconf includes both lists).
-urlpatterns: list = []
-api_urlpatterns: list = []
+from django.urls import path
+
+from jobs import api, views
+
+urlpatterns = [
+    path("", views.job_list, name="job-list"),
+    path("new/", views.job_new, name="job-new"),
+    path("<uuid:job_id>/", views.job_detail, name="job-detail"),
+    path("<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("<uuid:job_id>/retry/", views.job_retry, name="job-retry"),
+    path("<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
+    path("<uuid:job_id>/export.<str:file_format>", views.job_export, name="job-export"),
+]
+api_urlpatterns = [
+    path("submit", api.SubmitApi.as_view(), name="api-job-submit"),
+    path("status/<str:job_id>", api.StatusApi.as_view(), name="api-job-status"),
+    path("result/<str:job_id>", api.ResultApi.as_view(), name="api-job-result"),
+    path("jobs", api.JobListApi.as_view(), name="api-job-list"),
+    path("jobs/<str:job_id>", api.JobDetailApi.as_view(), name="api-job-detail"),
+    path("jobs/<str:job_id>/cancel", api.CancelApi.as_view(), name="api-job-cancel"),
+    path("jobs/<str:job_id>/retry", api.RetryApi.as_view(), name="api-job-retry"),
+    path(
+        "jobs/<str:job_id>/export.<str:file_format>",
+        api.ExportApi.as_view(),
+        name="api-job-export",
+    ),
+]

@@ -34,15 +34,15 @@ def to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGB", rgba.size, _WHITE)
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    if mode.startswith("I") or mode == "F":
+    if mode.startswith("I"):
         # 16-bit (I;16*) and 32-bit integer greyscale hold 0–65535 from PNG/TIFF; Pillow's
         # own convert("L") would clip them to 255 instead of scaling.
-        arr = np.asarray(img, dtype=np.float32)
-        scale = 255.0 if mode == "F" and arr.max(initial=0) <= 1.0 else 257.0
-        if mode == "F" and scale == 257.0:
-            scale = 1.0
-        grey = np.clip(arr * (255.0 if scale == 255.0 else 1.0 / scale), 0, 255)
-        return Image.fromarray(grey.round().astype(np.uint8), "L").convert("RGB")
+        arr = np.asarray(img, dtype=np.float32) / 257.0
+        grey = np.clip(arr, 0, 255).round().astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if mode == "F":
+        grey = np.clip(np.asarray(img, dtype=np.float32), 0, 255).round().astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
     return img.convert("RGB")  # L, 1, CMYK (Adobe inversion handled by Pillow), YCbCr, LAB
 
 

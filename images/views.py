@@ -1,0 +1,201 @@
+"""Gallery, upload and image pages (HTMX: partials are rendered alone for htmx requests)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from classifier_site.api_errors import NotFound
+from images import selectors, services
+from images.files import image_file_response
+from images.forms import UploadForm
+from images.intake import ACCEPTED_TEXT
+from images.selectors import FORMAT_CHOICES, SORT_LABELS, ImageFilters
+from images.uploads import limit_upload_size
+
+PAGE_SIZE = 48
+
+
+def _template(request: HttpRequest, page: str, partial: str) -> str:
+    return f"{page}#{partial}" if request.htmx else page
+
+
+@login_required
+@require_GET
+def gallery(request: HttpRequest) -> HttpResponse:
+    filters = ImageFilters.from_params(request.GET)
+    images = selectors.image_list(user=request.user, filters=filters)
+    page = selectors.image_page(
+        images,
+        sort=filters.sort,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        size=PAGE_SIZE,
+    )
+    params = filters.to_params()
+    base = reverse("images-gallery")
+
+    def link(**cursor: str) -> str:
+        return f"{base}?{urlencode({**params, **cursor})}"
+
+    context = {
+        "filters": filters,
+        "filter_params": params,
+        "page": page,
+        "total": images.count(),
+        "next_url": link(after=page.next_cursor) if page.next_cursor else None,
+        "prev_url": link(before=page.prev_cursor) if page.prev_cursor else None,
+        "formats": [(key, name) for key, name in FORMAT_CHOICES.items()],
+        "sorts": SORT_LABELS.items(),
+    }
+    return render(request, _template(request, "images/gallery.html", "results"), context)
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, image_id) -> HttpResponse:
+    image = selectors.image_get(user=request.user, image_id=image_id)
+    return render(request, "images/detail.html", {"image": image})
+
+
+@login_required
+@require_GET
+def image_file(request: HttpRequest, image_id) -> HttpResponse:
+    image = selectors.image_get(user=request.user, image_id=image_id)
+    return image_file_response(image, download=request.GET.get("download") == "1")
+
+
+@login_required
+@require_GET
+def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
+    image = selectors.image_get(user=request.user, image_id=image_id)
+    return image_file_response(image, thumbnail=True)
+
+
+@csrf_exempt  # the size-limiting upload handler must go in before CSRF reads the body ...
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    limit_upload_size(request)
+    if request.method == "POST":
+        try:
+            request.FILES  # noqa: B018 - parse now, to answer a broken body with a reason
+        except MultiPartParserError as exc:
+            context = {
+                "form": UploadForm(),
+                "accepted": ACCEPTED_TEXT,
+                "max_bytes": settings.IMAGE_MAX_BYTES,
+                "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+                "upload_error": _multipart_reason(exc),
+            }
+            return render(
+                request, _template(request, "images/upload.html", "outcomes"), context, status=400
+            )
+    return _upload(request)
+
+
+def _multipart_reason(exc: Exception) -> str:
+    if "header size" in str(exc):
+        return (
+            "The upload could not be read: a file name is too long. "
+            "Rename the file to something shorter and try again."
+        )
+    return f"The upload could not be read ({exc}). Try again with fewer or smaller files."
+
+
+@csrf_protect  # ... and then CSRF is checked as usual
+def _upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES) if request.method == "POST" else UploadForm()
+    context = {
+        "form": form,
+        "accepted": ACCEPTED_TEXT,
+        "max_bytes": settings.IMAGE_MAX_BYTES,
+        "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+        "outcomes": None,
+    }
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            outcomes = services.images_ingest_many(
+                owner=request.user, files=[(f, f.name) for f in form.cleaned_data["files"]]
+            )
+            context["outcomes"] = outcomes
+            context["counts"] = {
+                kind: sum(1 for o in outcomes if o.outcome == kind)
+                for kind in ("stored", "duplicate", "rejected")
+            }
+            status = services.rejected_status(outcomes) or 200
+        else:
+            status = 400
+    return render(
+        request, _template(request, "images/upload.html", "outcomes"), context, status=status
+    )
+
+
+def _selection(request: HttpRequest, data) -> tuple[list, ImageFilters, bool]:
+    """The images a bulk action names: ticked ``image`` ids, or ``all=1`` + the filters."""
+    filters = ImageFilters.from_params(data)
+    if data.get("all") == "1":
+        ids = list(
+            selectors.image_list(user=request.user, filters=filters).values_list("id", flat=True)
+        )
+        return ids, filters, True
+    return data.getlist("image"), filters, False
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bulk_delete(request: HttpRequest) -> HttpResponse:
+    data = request.POST if request.method == "POST" else request.GET
+    ids, filters, select_all = _selection(request, data)
+    back = f"{reverse('images-gallery')}?{urlencode(filters.to_params())}"
+    if not ids:
+        messages.warning(request, "Select at least one image to delete.")
+        return redirect(back)
+    if request.method == "POST":
+        try:
+            deleted = services.images_delete(user=request.user, ids=ids)
+        except NotFound:
+            raise selectors.ImageNotFound() from None
+        messages.success(request, f"Deleted {deleted} image{'s' if deleted != 1 else ''}.")
+        return redirect(back)
+    owned = selectors.image_ids_owned(user=request.user, ids=ids)
+    if len(owned) != len(set(map(str, ids))):
+        raise selectors.ImageNotFound()
+    context = {
+        "count": len(owned),
+        "ids": [] if select_all else owned,
+        "select_all": select_all,
+        "filter_params": filters.to_params(),
+        "back": back,
+    }
+    return render(request, "images/confirm_delete.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, image_id) -> HttpResponse:
+    image = selectors.image_get(user=request.user, image_id=image_id)
+    if request.method == "POST":
+        services.image_delete(user=request.user, image=image)
+        messages.success(request, f"Deleted {image.original_filename}.")
+        return redirect("images-gallery")
+    context = {
+        "count": 1,
+        "ids": [image.pk],
+        "image": image,
+        "select_all": False,
+        "filter_params": {},
+        "back": reverse("images-detail", args=[image.pk]),
+        "action": reverse("images-delete", args=[image.pk]),
+    }
+    return render(request, "images/confirm_delete.html", context)

@@ -1,0 +1,18 @@
+"""Shared worker-side helpers (imports torch)."""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+from django.conf import settings
+
+_threads_set = threading.Event()
+
+
+def torch_setup() -> None:
+    """Apply TORCH_THREADS once per process (0 keeps torch's default)."""
+    if not _threads_set.is_set():
+        if settings.TORCH_THREADS:
+            torch.set_num_threads(settings.TORCH_THREADS)
+        _threads_set.set()

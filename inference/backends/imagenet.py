@@ -1,0 +1,106 @@
+"""ImageNet classifiers: torchvision MobileNetV2 and EfficientNet-Lite0 (timm)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import torch
+
+from inference.backends.common import torch_setup
+from inference.backends.preprocess import preprocess_image
+from inference.backends.weights import weights_fetch
+from inference.registry import ModelSpec, file_sha256
+
+
+def imagenet_class_names() -> list[str]:
+    from torchvision.models import MobileNet_V2_Weights
+
+    return list(MobileNet_V2_Weights.IMAGENET1K_V2.meta["categories"])
+
+
+def mobilenet_v2_build(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    from torchvision.models import mobilenet_v2
+
+    model = mobilenet_v2(weights=None)
+    model.load_state_dict(state_dict)
+    return model
+
+
+def efficientnet_lite0_build(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """timm's tf_efficientnet_lite0 (TF "same" padding) from the lukemelas-style checkpoint.
+
+    Both state dicts list the same tensors in the same order under different names
+    (``_blocks.0._depthwise_conv`` vs ``blocks.0.0.conv_dw``), so names are mapped by
+    position, checking every shape.
+    """
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    target = model.state_dict()
+    if len(target) != len(state_dict):
+        raise ValueError(
+            f"EfficientNet-Lite0 checkpoint has {len(state_dict)} tensors, expected {len(target)}."
+        )
+    mapped = {}
+    for (name, expected), (source_name, tensor) in zip(
+        target.items(), state_dict.items(), strict=True
+    ):
+        if tuple(expected.shape) != tuple(tensor.shape):
+            raise ValueError(
+                f"EfficientNet-Lite0 checkpoint tensor {source_name} has shape "
+                f"{tuple(tensor.shape)}, expected {tuple(expected.shape)} for {name}."
+            )
+        mapped[name] = tensor
+    model.load_state_dict(mapped)
+    return model
+
+
+def _checkpoint_load(path: Path) -> dict[str, torch.Tensor]:
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(checkpoint, dict) and "state_dict" in checkpoint:
+        checkpoint = checkpoint["state_dict"]
+    return checkpoint
+
+
+class ImageNetBackend:
+    kind = "imagenet"
+    logit_scale = 1.0
+
+    def __init__(self, *, spec: ModelSpec, model: torch.nn.Module, weights_path: Path) -> None:
+        self.spec = spec
+        self.model = model.eval()
+        self.weights_path = weights_path
+        self.weights_sha256 = file_sha256(weights_path)
+        self.preprocessing: dict[str, Any] = dict(spec.preprocessing)
+        self.class_names = imagenet_class_names()
+        self.dim = len(self.class_names)
+        self.images_forwarded = 0
+        self._lock = threading.Lock()
+
+    def preprocess(self, fh: BinaryIO) -> np.ndarray:
+        return preprocess_image(fh, cfg=self.preprocessing)
+
+    def embed_images(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock, torch.inference_mode():
+            logits = self.model(torch.from_numpy(batch))
+            self.images_forwarded += len(batch)
+        return logits.float().numpy()
+
+    def embed_texts(self, labels: list[str], *, templates: str) -> np.ndarray:
+        raise TypeError("ImageNet models classify into their 1000 classes; labels are unused.")
+
+
+def load(*, spec: ModelSpec) -> ImageNetBackend:
+    path = weights_fetch(spec)
+    torch_setup()
+    state_dict = _checkpoint_load(path)
+    if spec.architecture == "mobilenet_v2":
+        model = mobilenet_v2_build(state_dict)
+    elif spec.architecture == "efficientnet_lite0":
+        model = efficientnet_lite0_build(state_dict)
+    else:
+        raise ValueError(f"Not an ImageNet architecture: {spec.architecture}")
+    return ImageNetBackend(spec=spec, model=model, weights_path=path)

@@ -1,0 +1,92 @@
+"""Test support: random-weight checkpoints of the real architectures, small and fast.
+
+Used by the tests of every app (through the ``inference_weights`` fixture in the root
+conftest) and by the benchmark. Imports torch inside functions only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from inference.registry import MOBILENET_V2_FILE
+
+TEST_CLIP_MODEL = "ViT-B-32-tiny"
+TEST_CLIP_PRETRAINED = "random"
+# ViT-B-32's architecture (patch 32, 224 px, CLIP text tower and tokenizer) at tiny width
+# and depth: a forward pass costs milliseconds on a CPU.
+TEST_CLIP_CONFIG = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "head_width": 32, "patch_size": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+def write_test_weights(
+    directory: Path, *, clip_config: dict | None = None, clip_model: str = TEST_CLIP_MODEL
+) -> dict[str, str]:
+    """Write seeded random weights (torchvision MobileNetV2, a tiny OpenCLIP ViT) and return
+    the environment variables that make the real loading code use them.
+
+    The same names are settings: apply them in-process with ``weights_settings`` (which
+    converts the types), or pass them as environment to a worker subprocess. Existing
+    files are reused, so calling it twice on one folder is cheap.
+    """
+    import torch
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    mobilenet = directory / MOBILENET_V2_FILE
+    if not mobilenet.exists():
+        from torchvision.models import mobilenet_v2
+
+        torch.manual_seed(0)
+        model = mobilenet_v2(weights=None)
+        # Freshly initialised, MobileNetV2's activations shrink to ~1e-9 by the last layer
+        # and every score is 0.001. Calibrating the batch-norm statistics on random inputs
+        # gives a model whose scores differ from image to image, as a trained one's do.
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.momentum = None  # cumulative average over the calibration batches
+        model.train()
+        with torch.no_grad():
+            for _ in range(4):
+                model(torch.rand(8, 3, 224, 224) * 4 - 2)
+        model.eval()
+        # torchvision's classifier init (std 0.01) would still give near-uniform scores.
+        torch.nn.init.normal_(model.classifier[1].weight, std=0.1)
+        torch.save(model.state_dict(), mobilenet)
+    config_file = directory / "open_clip" / f"{clip_model}.json"
+    clip_weights = directory / f"{clip_model}_{TEST_CLIP_PRETRAINED}.bin"
+    if not config_file.exists() or not clip_weights.exists():
+        import open_clip
+
+        config_file.parent.mkdir(exist_ok=True)
+        config_file.write_text(json.dumps(clip_config or TEST_CLIP_CONFIG, indent=2))
+        open_clip.add_model_config(config_file)
+        torch.manual_seed(0)
+        clip = open_clip.create_model(clip_model, pretrained=None)
+        torch.save(clip.state_dict(), clip_weights)
+    return {
+        "WEIGHTS_DIR": str(directory),
+        "MODEL_CACHE_DIR": str(directory / "cache"),
+        "IMAGENET_MODEL": "mobilenet_v2",
+        "CLIP_MODEL": clip_model,
+        "CLIP_PRETRAINED": TEST_CLIP_PRETRAINED,
+        "CLIP_MODEL_CONFIG": str(config_file),
+        "WEIGHTS_DOWNLOAD": "0",
+    }
+
+
+def weights_settings(env: dict[str, str]) -> dict[str, Any]:
+    """The Django settings values for an environment from ``write_test_weights``."""
+    values: dict[str, Any] = {}
+    for name, value in env.items():
+        if name.endswith("_DIR"):
+            values[name] = Path(value)
+        elif name == "WEIGHTS_DOWNLOAD":
+            values[name] = value == "1"
+        else:
+            values[name] = value
+    return values

@@ -1,0 +1,278 @@
+"""Jobs API (seed 000 shapes): submit, status, result, list, cancel, retry, export, delete."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs import exports, selectors, services
+from jobs.models import Job, JobStatus, JobType
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Repeat a request with the same key to get the same job, never a second one.",
+)
+
+
+class SubmitInputSerializer(serializers.Serializer):
+    job_type = serializers.ChoiceField(choices=JobType.choices)
+    image_ids = serializers.ListField(child=serializers.CharField(), allow_empty=True)
+    top_k = serializers.IntegerField(default=5)
+    confidence_threshold = serializers.FloatField(default=0.0)
+    custom_labels = serializers.ListField(
+        child=serializers.CharField(allow_blank=True), required=False, default=list
+    )
+    category_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    model_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class SubmitOutputSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    message = serializers.CharField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    processed = serializers.IntegerField()
+    total = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    classified = serializers.IntegerField()
+    unknown = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    images_per_second = serializers.FloatField(allow_null=True)
+    eta_seconds = serializers.IntegerField(allow_null=True)
+
+
+class StatusOutputSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    job_type = serializers.ChoiceField(choices=JobType.choices)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    progress = ProgressSerializer()
+
+
+class PredictionScoreSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class ResultImageSerializer(serializers.Serializer):
+    image_id = serializers.UUIDField(allow_null=True)
+    filename = serializers.CharField()
+    key = serializers.CharField()
+    status = serializers.CharField()
+    top_prediction = serializers.CharField(allow_null=True)
+    top_confidence = serializers.FloatField(allow_null=True)
+    all_predictions = PredictionScoreSerializer(many=True)
+    processing_time_ms = serializers.FloatField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+
+
+class ResultBodySerializer(serializers.Serializer):
+    total_images = serializers.IntegerField()
+    classified = serializers.IntegerField()
+    unknown = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    processing_time_ms = serializers.FloatField()
+    images = ResultImageSerializer(many=True)
+
+
+class ResultOutputSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    status = serializers.CharField()
+    job_type = serializers.CharField()
+    model_version = serializers.CharField()
+    labels = serializers.ListField(child=serializers.CharField())
+    top_k = serializers.IntegerField()
+    confidence_threshold = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    result = ResultBodySerializer()
+
+
+class JobListItemSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField(source="id")
+    status = serializers.CharField()
+    job_type = serializers.CharField()
+    total_images = serializers.IntegerField(source="total")
+    processed = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class JobListQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    offset = serializers.IntegerField(min_value=0, default=0)
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    job_type = serializers.ChoiceField(choices=JobType.choices, required=False)
+    sort = serializers.ChoiceField(choices=list(selectors.JOB_SORTS), default="-created")
+
+
+class JobListOutputSerializer(serializers.Serializer):
+    jobs = JobListItemSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+def status_data(job: Job) -> dict:
+    progress = selectors.job_progress(job=job)
+    return {
+        "job_id": job.id,
+        "status": job.status,
+        "job_type": job.job_type,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "completed_at": job.completed_at,
+        "error": job.error_message or None,
+        "progress": {
+            "processed": job.processed,
+            "total": job.total,
+            "percent": progress.percent,
+            "classified": job.classified,
+            "unknown": job.unknown,
+            "failed": job.failed,
+            "images_per_second": (
+                round(progress.images_per_second, 3) if progress.images_per_second else None
+            ),
+            "eta_seconds": progress.eta_seconds,
+        },
+    }
+
+
+class SubmitApi(APIView):
+    @extend_schema(
+        operation_id="jobs_submit",
+        request=SubmitInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: SubmitOutputSerializer, 200: SubmitOutputSerializer},
+        description="Submit a classification job for images you own. With an "
+        "Idempotency-Key, a repeated request returns the first job (200).",
+    )
+    def post(self, request: Request) -> Response:
+        data = SubmitInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        result = services.job_submit(
+            owner=request.user,
+            job_type=v["job_type"],
+            image_ids=v["image_ids"],
+            top_k=v["top_k"],
+            confidence_threshold=v["confidence_threshold"],
+            custom_labels=v["custom_labels"],
+            category_id=v["category_id"],
+            model_version_id=v["model_version"],
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+        )
+        body = {
+            "job_id": result.job.id,
+            "status": result.job.status,
+            "message": "Job submitted successfully" if result.created else "Job already submitted",
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
+
+
+class StatusApi(APIView):
+    @extend_schema(operation_id="jobs_status", responses=StatusOutputSerializer)
+    def get(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        return Response(StatusOutputSerializer(status_data(job)).data)
+
+
+class ResultApi(APIView):
+    @extend_schema(operation_id="jobs_result", responses=ResultOutputSerializer)
+    def get(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        items = list(selectors.job_items(job=job))
+        return Response(exports.result_data(job, items))
+
+
+class JobListApi(APIView):
+    @extend_schema(
+        operation_id="jobs_list",
+        parameters=[JobListQuerySerializer],
+        responses=JobListOutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        query = JobListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        filters = selectors.JobFilters(
+            status=q.get("status", ""), job_type=q.get("job_type", ""), sort=q["sort"]
+        )
+        jobs = selectors.job_list(user=request.user, filters=filters)
+        page = jobs[q["offset"] : q["offset"] + q["limit"]]
+        body = {
+            "jobs": JobListItemSerializer(page, many=True).data,
+            "total": jobs.count(),
+            "limit": q["limit"],
+            "offset": q["offset"],
+        }
+        return Response(body)
+
+
+class JobDetailApi(APIView):
+    @extend_schema(operation_id="jobs_destroy", responses={204: None})
+    def delete(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        services.job_delete(job=job)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CancelApi(APIView):
+    @extend_schema(operation_id="jobs_cancel", request=None, responses=StatusOutputSerializer)
+    def post(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        job = services.job_cancel(job=job)
+        return Response(StatusOutputSerializer(status_data(job)).data)
+
+
+class RetryApi(APIView):
+    @extend_schema(
+        operation_id="jobs_retry",
+        request=None,
+        responses=StatusOutputSerializer,
+        description="Run the failed images of a finished job again.",
+    )
+    def post(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        job = services.job_retry_failed(job=job)
+        return Response(StatusOutputSerializer(status_data(job)).data)
+
+
+class ExportApi(APIView):
+    @extend_schema(
+        operation_id="jobs_export",
+        parameters=[
+            OpenApiParameter("file_format", str, OpenApiParameter.PATH, enum=["csv", "json"])
+        ],
+        responses={
+            (200, "text/csv"): inline_serializer("JobCsv", {"csv": serializers.CharField()}),
+            (200, "application/json"): ResultOutputSerializer,
+        },
+    )
+    def get(self, request: Request, job_id: str, file_format: str) -> HttpResponse:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        return export_response(job, file_format)
+
+
+def export_response(job: Job, file_format: str) -> HttpResponse:
+    items = list(selectors.job_items(job=job))
+    if file_format == "csv":
+        body, content_type = exports.as_csv(job, items), "text/csv; charset=utf-8"
+    else:
+        body, content_type = exports.as_json(job, items), "application/json"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="job-{job.id}.{file_format}"'
+    return response

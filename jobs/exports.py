@@ -1,0 +1,94 @@
+"""Job results as plain data: the /result API body, and its CSV and JSON downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from jobs import selectors
+from jobs.models import Job, JobImage
+
+
+def item_data(item: JobImage) -> dict[str, Any]:
+    return {
+        "image_id": str(item.image_id) if item.image_id else None,
+        "filename": item.filename,
+        "key": item.key,
+        "status": item.status,
+        "top_prediction": selectors.item_label(item) or None,
+        "top_confidence": item.top_score,
+        "all_predictions": item.predictions,
+        "processing_time_ms": item.processing_ms,
+        "error": item.error or None,
+    }
+
+
+def result_data(job: Job, items: list[JobImage]) -> dict[str, Any]:
+    return {
+        "job_id": str(job.id),
+        "status": job.status,
+        "job_type": job.job_type,
+        "model_version": job.model_version.name,
+        "labels": job.labels,
+        "top_k": job.top_k,
+        "confidence_threshold": job.confidence_threshold,
+        "created_at": job.created_at,
+        "completed_at": job.completed_at,
+        "error": job.error_message or None,
+        "result": {
+            "total_images": job.total,
+            "classified": job.classified,
+            "unknown": job.unknown,
+            "failed": job.failed,
+            "processing_time_ms": round(sum(i.processing_ms or 0.0 for i in items), 3),
+            "images": [item_data(item) for item in items],
+        },
+    }
+
+
+CSV_COLUMNS = [
+    "filename",
+    "key",
+    "image_id",
+    "status",
+    "top_prediction",
+    "top_confidence",
+    "processing_time_ms",
+    "error",
+    "all_predictions",
+]
+
+
+def as_csv(job: Job, items: list[JobImage]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        row = item_data(item)
+        writer.writerow(
+            [
+                _safe_cell(row["filename"]),
+                row["key"],
+                row["image_id"] or "",
+                row["status"],
+                _safe_cell(row["top_prediction"] or ""),
+                "" if row["top_confidence"] is None else f"{row['top_confidence']:.6f}",
+                "" if row["processing_time_ms"] is None else row["processing_time_ms"],
+                _safe_cell(row["error"] or ""),
+                "; ".join(f"{p['label']}={p['score']:.6f}" for p in row["all_predictions"]),
+            ]
+        )
+    return out.getvalue()
+
+
+def _safe_cell(value: str) -> str:
+    # User-chosen filenames and labels must not run as spreadsheet formulas.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def as_json(job: Job, items: list[JobImage]) -> str:
+    return json.dumps(result_data(job, items), cls=DjangoJSONEncoder, indent=2)

@@ -1,0 +1,204 @@
+"""Reads for jobs, always scoped to the acting user."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from classifier_site.api_errors import NotFound
+from jobs.models import ItemStatus, Job, JobImage, JobSource, JobStatus, JobType
+
+JOB_SORTS = {
+    "created": "created_at",
+    "-created": "-created_at",
+    "completed": "completed_at",
+    "-completed": "-completed_at",
+    "size": "total",
+    "-size": "-total",
+}
+RESULT_SORTS = {
+    "image": "filename",
+    "-image": "-filename",
+    "label": "top_label",
+    "-label": "-top_label",
+    "confidence": "top_score",
+    "-confidence": "-top_score",
+    "time": "processing_ms",
+    "-time": "-processing_ms",
+    "position": "position",
+}
+
+
+def job_get(*, user, job_id: Any) -> Job:
+    """The user's job, or NotFound (another user's job is reported as missing)."""
+    try:
+        job_uuid = job_id if isinstance(job_id, uuid.UUID) else uuid.UUID(str(job_id))
+    except ValueError:
+        raise NotFound("No such job.") from None
+    job = (
+        Job.objects.select_related("model_version", "category")
+        .filter(owner=user, pk=job_uuid)
+        .first()
+    )
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    status: str = ""
+    job_type: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    sort: str = "-created"
+    source: str = JobSource.BATCH
+
+    @classmethod
+    def from_params(cls, params) -> JobFilters:
+        def _date(name: str) -> date | None:
+            try:
+                return date.fromisoformat(params.get(name, ""))
+            except ValueError:
+                return None
+
+        status = params.get("status", "")
+        job_type = params.get("job_type", "")
+        sort = params.get("sort", "-created")
+        return cls(
+            status=status if status in JobStatus.values else "",
+            job_type=job_type if job_type in JobType.values else "",
+            created_from=_date("created_from"),
+            created_to=_date("created_to"),
+            sort=sort if sort in JOB_SORTS else "-created",
+        )
+
+
+def job_list(*, user, filters: JobFilters | None = None) -> QuerySet[Job]:
+    filters = filters or JobFilters()
+    qs = Job.objects.filter(owner=user).select_related("model_version")
+    if filters.source:
+        qs = qs.filter(source=filters.source)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.job_type:
+        qs = qs.filter(job_type=filters.job_type)
+    if filters.created_from:
+        qs = qs.filter(created_at__date__gte=filters.created_from)
+    if filters.created_to:
+        qs = qs.filter(created_at__date__lte=filters.created_to)
+    order = JOB_SORTS[filters.sort]
+    nulls_last = order.lstrip("-")
+    from django.db.models import F
+
+    expr = F(nulls_last).desc(nulls_last=True) if order.startswith("-") else F(
+        nulls_last
+    ).asc(nulls_last=True)
+    return qs.order_by(expr, "-created_at", "-id")
+
+
+def job_items(*, job: Job, sort: str = "position") -> QuerySet[JobImage]:
+    order = RESULT_SORTS.get(sort, "position")
+    return job.items.select_related("image").order_by(order, "position", "id")
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    percent: int
+    images_per_second: float | None
+    eta_seconds: int | None
+    elapsed_seconds: float | None
+
+
+def job_progress(*, job: Job) -> Progress:
+    percent = int(job.processed * 100 / job.total) if job.total else 100
+    rate = eta = elapsed = None
+    if job.started_at:
+        end = job.completed_at or timezone.now()
+        elapsed = max((end - job.started_at).total_seconds(), 0.0)
+        if job.processed and elapsed > 0:
+            rate = job.processed / elapsed
+            if not job.is_terminal:
+                eta = int((job.total - job.processed) / rate)
+    return Progress(job.processed, job.total, percent, rate, eta, elapsed)
+
+
+@dataclass(frozen=True)
+class LabelGroup:
+    label: str
+    count: int
+    percent: int
+    items: list[JobImage]
+
+
+def job_label_groups(*, items: list[JobImage]) -> list[LabelGroup]:
+    """Images grouped by their label ("unknown" under the threshold), largest group first."""
+    groups: dict[str, list[JobImage]] = {}
+    for item in items:
+        if item.status == ItemStatus.CLASSIFIED:
+            groups.setdefault(item.top_label, []).append(item)
+        elif item.status == ItemStatus.UNKNOWN:
+            groups.setdefault("unknown", []).append(item)
+    counts = Counter({label: len(members) for label, members in groups.items()})
+    biggest = max(counts.values(), default=0)
+    return [
+        LabelGroup(label, n, int(n * 100 / biggest) if biggest else 0, groups[label])
+        for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def item_label(item: JobImage) -> str:
+    """What a result reports as the prediction: the label, or "unknown" under threshold."""
+    if item.status == ItemStatus.CLASSIFIED:
+        return item.top_label
+    if item.status == ItemStatus.UNKNOWN:
+        return "unknown"
+    return ""
+
+
+def job_total_processing_ms(*, job: Job) -> float:
+    from django.db.models import Sum
+
+    return float(job.items.aggregate(total=Sum("processing_ms"))["total"] or 0.0)
+
+
+def prediction_list(*, user) -> QuerySet[JobImage]:
+    """A user's single-image predictions (seed 004), newest first."""
+    return (
+        JobImage.objects.filter(job__owner=user, job__source=JobSource.PREDICT)
+        .select_related("job", "job__model_version")
+        .order_by("-job__created_at", "-id")
+    )
+
+
+def image_predictions(*, user, image) -> QuerySet[JobImage]:
+    """The finished results for one image across the user's jobs, newest first."""
+    return (
+        JobImage.objects.filter(
+            job__owner=user,
+            image=image,
+            status__in=(ItemStatus.CLASSIFIED, ItemStatus.UNKNOWN),
+        )
+        .select_related("job", "job__model_version")
+        .order_by("-completed_at", "-id")
+    )
+
+
+def job_wait(*, user, job_id, timeout: float, interval: float = 0.1) -> Job:
+    """Poll the database until the job is terminal or ``timeout`` seconds have passed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = job_get(user=user, job_id=job_id)
+        if job.is_terminal or time.monotonic() >= deadline:
+            return job
+        time.sleep(interval)

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from categories.services import category_create
+from classifier_site.api_errors import Conflict, DomainError
+from jobs import services
+from jobs.models import ItemStatus, Job, JobImage, JobStatus
+from jobs.tests.factories import ImageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def submit(user, images, **kwargs):
+    kwargs.setdefault("job_type", "image_classification")
+    return services.job_submit(owner=user, image_ids=[i.id for i in images], **kwargs).job
+
+
+def test_submit_writes_job_and_rows_and_dispatches_on_commit(
+    user, images, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        job = submit(user, images, top_k=3, confidence_threshold=0.2)
+    assert len(callbacks) == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+    assert (job.total, job.top_k, job.confidence_threshold, job.labels) == (3, 3, 0.2, [])
+    assert job.model_version.kind == "imagenet"
+    assert list(job.items.values_list("image_id", "position", "filename", "status")) == [
+        (images[0].id, 0, "photo-0.jpg", "pending"),
+        (images[1].id, 1, "photo-1.jpg", "pending"),
+        (images[2].id, 2, "photo-2.jpg", "pending"),
+    ]
+
+
+def test_submit_custom_takes_category_labels_as_a_snapshot(user, images):
+    category = category_create(owner=user, name="Pets", labels=["cat", "dog"])
+    job = submit(user, images, job_type="custom_classification", category_id=category.pk)
+    category.labels = ["changed"]
+    category.save()
+    job.refresh_from_db()
+    assert (job.labels, job.category_id, job.model_version.kind) == (
+        ["cat", "dog"], category.pk, "zero_shot",
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"top_k": 0}, "top_k"),
+        ({"top_k": 11}, "top_k"),
+        ({"confidence_threshold": 1.5}, "confidence_threshold"),
+        ({"confidence_threshold": -0.1}, "confidence_threshold"),
+        ({"job_type": "nope"}, "job_type"),
+        ({"job_type": "custom_classification"}, "custom_labels"),
+        ({"job_type": "custom_classification", "custom_labels": ["a", "A"]}, "custom_labels"),
+        ({"job_type": "custom_classification", "category_id": 999999}, "category_id"),
+        ({"model_version_id": 999999}, "model_version"),
+    ],
+)
+def test_submit_validation_names_the_field(user, images, kwargs, field):
+    with pytest.raises(DomainError) as err:
+        submit(user, images, **kwargs)
+    assert err.value.field == field
+    assert Job.objects.count() == 0
+
+
+def test_submit_rejects_unknown_and_foreign_images(user, images, other_image):
+    for ids in ([other_image.id], ["not-a-uuid"], [], [images[0].id, other_image.id]):
+        with pytest.raises(DomainError) as err:
+            services.job_submit(owner=user, job_type="image_classification", image_ids=ids)
+        assert err.value.field == "image_ids"
+    assert Job.objects.count() == 0
+
+
+def test_idempotency_key_returns_the_first_job(user, images):
+    first = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[images[0].id],
+        idempotency_key="abc",
+    )
+    again = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[images[0].id],
+        idempotency_key="abc",
+    )
+    assert (first.created, again.created, again.job.pk) == (True, False, first.job.pk)
+    assert Job.objects.count() == 1
+
+
+def test_run_classifies_counts_and_unknown_under_threshold(user, images):
+    corrupt = ImageFactory(owner=user, seed=50, corrupt=True)
+    job = submit(user, [*images, corrupt], top_k=2, confidence_threshold=1.0)
+    assert services.job_run(job_id=job.id) == "completed"
+    job.refresh_from_db()
+    # Threshold 1.0: no softmax score reaches it, so every decodable image is "unknown".
+    assert (job.status, job.total, job.processed, job.classified, job.unknown, job.failed) == (
+        "completed", 4, 4, 0, 3, 1,
+    )
+    assert job.attempts == 1
+    bad = job.items.get(image=corrupt)
+    assert bad.status == "failed"
+    assert bad.error != ""
+    good = job.items.get(image=images[0])
+    assert len(good.predictions) == 2
+    assert good.top_label == good.predictions[0]["label"]
+    assert good.processing_ms is not None
+
+
+def test_run_again_is_harmless(user, images):
+    job = submit(user, images, confidence_threshold=0.0)
+    services.job_run(job_id=job.id)
+    before = list(JobImage.objects.filter(job=job).values_list("id", "top_label", "completed_at"))
+    assert services.job_run(job_id=job.id) == "skipped"
+    job.refresh_from_db()
+    assert (job.status, job.classified, job.attempts) == ("completed", 3, 1)
+    after = list(JobImage.objects.filter(job=job).values_list("id", "top_label", "completed_at"))
+    assert after == before
+
+
+def test_run_skips_a_job_held_by_a_live_lease(user, images):
+    job = submit(user, images)
+    Job.objects.filter(pk=job.pk).update(status="processing", heartbeat_at=timezone.now())
+    assert services.job_run(job_id=job.id) == "skipped"
+    assert JobImage.objects.filter(job=job, status=ItemStatus.PENDING).count() == 3
+
+
+def test_run_takes_over_an_expired_lease_and_skips_done_images(user, images, settings):
+    job = submit(user, images)
+    JobImage.objects.filter(job=job, image=images[0]).update(
+        status="classified", top_label="kept", top_score=0.9
+    )
+    Job.objects.filter(pk=job.pk).update(
+        status="processing", attempts=1,
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS + 1),
+    )
+    assert services.job_run(job_id=job.id) == "completed"
+    job.refresh_from_db()
+    assert (job.attempts, job.processed, job.classified) == (2, 3, 3)
+    assert job.items.get(image=images[0]).top_label == "kept"
+
+
+def test_deleted_image_fails_only_that_image_and_results_survive(user, images):
+    job = submit(user, images)
+    images[1].delete()
+    services.job_run(job_id=job.id)
+    job.refresh_from_db()
+    assert (job.status, job.classified, job.failed) == ("completed", 2, 1)
+    item = job.items.get(filename="photo-1.jpg")
+    assert (item.image_id, item.status) == (None, "failed")
+    images[0].delete()
+    assert job.items.get(filename="photo-0.jpg").status == "classified"
+
+
+def test_cancel_stops_and_only_moves_forward(user, images):
+    job = submit(user, images)
+    services.job_cancel(job=job)
+    assert services.job_run(job_id=job.id) == "skipped"
+    job.refresh_from_db()
+    assert (job.status, job.processed) == ("canceled", 0)
+    with pytest.raises(Conflict):
+        services.job_cancel(job=job)
+
+
+def test_retry_failed_reruns_only_failed_images(user, images):
+    corrupt = ImageFactory(owner=user, seed=51, corrupt=True)
+    job = submit(user, [*images, corrupt])
+    services.job_run(job_id=job.id)
+    done_before = dict(job.items.exclude(image=corrupt).values_list("id", "completed_at"))
+    services.job_retry_failed(job=job)
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.failed, job.attempts) == ("pending", 3, 0, 0)
+    services.job_run(job_id=job.id)
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.failed) == ("completed", 4, 1)
+    assert dict(job.items.exclude(image=corrupt).values_list("id", "completed_at")) == done_before
+
+
+def test_delete_only_finished_jobs(user, images):
+    job = submit(user, images)
+    with pytest.raises(Conflict):
+        services.job_delete(job=job)
+    services.job_cancel(job=job)
+    services.job_delete(job=job)
+    assert Job.objects.count() == 0
+    assert JobImage.objects.count() == 0
+
+
+def test_sweep_redispatches_stale_pending_and_fails_exhausted(user, images, settings):
+    settings.JOB_PENDING_GRACE_SECONDS = 60
+    old = timezone.now() - timedelta(minutes=5)
+    stale = submit(user, images[:1])
+    fresh = submit(user, images[1:2])
+    dead = submit(user, images[2:])
+    Job.objects.filter(pk=stale.pk).update(created_at=old)
+    Job.objects.filter(pk=dead.pk).update(
+        status="processing", attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=old
+    )
+    result = services.jobs_sweep()
+    assert (result.redispatched, result.failed) == ([stale.pk], [dead.pk])
+    assert Job.objects.get(pk=stale.pk).status == "queued"
+    assert Job.objects.get(pk=fresh.pk).status == "pending"
+    dead.refresh_from_db()
+    assert dead.status == "failed"
+    assert dead.error_message.startswith("The worker stopped 3 times")
+    # Just re-sent: the next sweep leaves it alone.
+    assert services.jobs_sweep().redispatched == []
+
+
+def test_recover_on_start_resends_unfinished_jobs(user, images):
+    job = submit(user, images)
+    Job.objects.filter(pk=job.pk).update(status="processing", heartbeat_at=timezone.now())
+    assert services.jobs_recover_on_start() == [job.pk]
+    job.refresh_from_db()
+    assert (job.status, job.heartbeat_at) == ("processing", None)

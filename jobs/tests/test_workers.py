@@ -1,0 +1,222 @@
+"""Through real `rundramatiq` processes, SQS over its real protocol (moto), PostgreSQL."""
+
+from __future__ import annotations
+
+import boto3
+import dramatiq
+import pytest
+
+from classifier_site.testing.workers import wait_for
+from jobs import services
+from jobs.models import Job, JobImage
+from jobs.tests.factories import ImageFactory
+
+pytestmark = [pytest.mark.workers]
+
+QUEUES = ["inference", "predict"]
+# Short visibility timeout / lease / time limit so redelivery happens within seconds.
+FAST = {
+    "SQS_VISIBILITY_TIMEOUT_SECONDS": "20",
+    "JOB_TIME_LIMIT_SECONDS": "15",
+    "JOB_LEASE_SECONDS": "10",
+    "JOB_RETRY_MIN_BACKOFF_MS": "100",
+    "RETRY_MAX_BACKOFF_MS": "1000",
+    "INFERENCE_BATCH_SIZE": "2",
+}
+
+
+def status_of(job_id) -> str:
+    return Job.objects.values_list("status", flat=True).get(pk=job_id)
+
+
+def wait_terminal(job_id, worker, timeout=90.0) -> Job:
+    try:
+        wait_for(
+            lambda: status_of(job_id) in ("completed", "failed", "canceled"),
+            timeout=timeout, message=f"job {job_id} to finish",
+        )
+    except AssertionError:
+        print(worker.log()[-5000:])
+        raise
+    return Job.objects.get(pk=job_id)
+
+
+def test_page_and_api_submits_complete_for_both_job_types(
+    client_user, token_client, user, inference_weights, dramatiq_worker, queues
+):
+    images = [ImageFactory(owner=user, seed=i) for i in range(3)]
+    corrupt = ImageFactory(owner=user, seed=60, corrupt=True)
+    worker = dramatiq_worker(queues=QUEUES, env={**inference_weights, **FAST})
+
+    page = client_user.post(
+        "/jobs/new/",
+        {"image": [images[0].id, images[1].id, corrupt.id], "job_type": "image_classification",
+         "top_k": "3", "confidence_threshold": "0"},
+    )
+    assert page.status_code == 302
+    page_job = Job.objects.get(job_type="image_classification")
+    assert page["Location"] == f"/jobs/{page_job.id}/"
+
+    api = token_client.post(
+        "/api/v1/submit",
+        {
+            "job_type": "custom_classification",
+            "image_ids": [str(i.id) for i in images],
+            "custom_labels": ["cat", "dog", "bird"],
+            "top_k": 2,
+            "confidence_threshold": 0.0,
+        },
+        format="json",
+    )
+    assert api.status_code == 201
+    api_job_id = api.json()["job_id"]
+
+    first = wait_terminal(page_job.id, worker)
+    assert (first.status, first.total, first.processed, first.classified, first.unknown,
+            first.failed, first.attempts) == ("completed", 3, 3, 2, 0, 1, 1)
+    second = wait_terminal(api_job_id, worker)
+    assert (second.status, second.total, second.processed, second.classified, second.unknown,
+            second.failed) == ("completed", 3, 3, 3, 0, 0)
+    labels = set(JobImage.objects.filter(job=second).values_list("top_label", flat=True))
+    assert labels <= {"cat", "dog", "bird"}
+    result = token_client.get(f"/api/v1/result/{api_job_id}").json()
+    assert result["result"]["total_images"] == 3
+    assert [len(i["all_predictions"]) for i in result["result"]["images"]] == [2, 2, 2]
+
+
+def test_worker_killed_mid_job_then_restarted_completes_once(
+    user, inference_weights, dramatiq_worker, queues
+):
+    images = [ImageFactory(owner=user, seed=i) for i in range(12)]
+    env = {**inference_weights, **FAST, "SQS_VISIBILITY_TIMEOUT_SECONDS": "12",
+           "JOB_TIME_LIMIT_SECONDS": "10", "JOB_LEASE_SECONDS": "3"}
+    first = dramatiq_worker(queues=QUEUES, env={**env, "JOBS_TEST_FAULT": "sleep=0.4"})
+    job = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[i.id for i in images]
+    ).job
+    wait_for(
+        lambda: Job.objects.get(pk=job.id).processed >= 4, timeout=60,
+        message="some progress",
+    )
+    first.kill()
+    done_at_kill = Job.objects.get(pk=job.id).processed
+    assert 4 <= done_at_kill < 12
+
+    second = dramatiq_worker(queues=QUEUES, env=env)
+    job = wait_terminal(job.id, second)
+    if job.attempts != 2:
+        print(first.log()[-3000:], second.log()[-3000:])
+    assert (job.status, job.processed, job.classified + job.unknown, job.failed, job.attempts) == (
+        "completed", 12, 12, 0, 2,
+    )
+    assert JobImage.objects.filter(job=job).count() == 12
+    assert JobImage.objects.filter(job=job, status="pending").count() == 0
+
+
+def test_same_message_delivered_three_times_at_once(
+    user, inference_weights, dramatiq_worker, queues, monkeypatch
+):
+    from jobs import tasks
+
+    images = [ImageFactory(owner=user, seed=i) for i in range(6)]
+    monkeypatch.setattr(services, "job_dispatch", lambda **kwargs: False)
+    job = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[i.id for i in images]
+    ).job
+    monkeypatch.undo()
+    broker = dramatiq.get_broker()
+    message = tasks.job_run.message(str(job.id))
+    for _ in range(3):
+        broker.enqueue(message)
+
+    worker = dramatiq_worker(
+        queues=QUEUES, processes=3, env={**inference_weights, **FAST, "LOG_LEVEL": "INFO"}
+    )
+    job = wait_terminal(job.id, worker)
+    assert (job.status, job.processed, job.classified + job.unknown) == ("completed", 6, 6)
+    assert JobImage.objects.filter(job=job).count() == 6
+    # Let the other two copies arrive and be dropped, then count the transitions.
+    wait_for(lambda: worker.log().count(f"job {job.id}: ") >= 3, timeout=30,
+             message="all three deliveries handled")
+    assert worker.log().count(f"job {job.id}: completed") == 1
+    assert Job.objects.get(pk=job.id).attempts == 1
+
+
+def test_sqs_unreachable_at_submit_then_sweeper_redispatches(
+    token_client, user, inference_weights, dramatiq_worker, queues, monkeypatch, settings
+):
+    images = [ImageFactory(owner=user, seed=i) for i in range(2)]
+    broker = queues.broker
+    real_queue = broker.queues["inference"]
+    # The same queue URL through a client pointed at a closed port: sends fail for real.
+    dead = boto3.resource(
+        "sqs", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+        config=boto3.session.Config(retries={"max_attempts": 1}, connect_timeout=1),
+    ).Queue(real_queue.url)
+    monkeypatch.setitem(broker.queues, "inference", dead)
+    response = token_client.post(
+        "/api/v1/submit",
+        {"job_type": "image_classification", "image_ids": [str(i.id) for i in images]},
+        format="json",
+    )
+    assert response.status_code == 201
+    job_id = response.json()["job_id"]
+    assert status_of(job_id) == "pending"
+
+    monkeypatch.setitem(broker.queues, "inference", real_queue)  # SQS is back
+    worker = dramatiq_worker(queues=QUEUES, env={**inference_weights, **FAST})
+    settings.JOB_PENDING_GRACE_SECONDS = 0
+    assert [str(i) for i in services.jobs_sweep().redispatched] == [job_id]
+    job = wait_terminal(job_id, worker)
+    assert (job.status, job.processed, job.attempts) == ("completed", 2, 1)
+
+
+def test_message_that_kills_its_worker_every_time_ends_in_dlq_and_failed(
+    user, inference_weights, dramatiq_worker, queues, settings
+):
+    image = ImageFactory(owner=user, seed=1)
+    job = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[image.id]
+    ).job
+    env = {**inference_weights, **FAST, "SQS_VISIBILITY_TIMEOUT_SECONDS": "3",
+           "JOB_TIME_LIMIT_SECONDS": "2", "JOB_LEASE_SECONDS": "1",
+           "JOBS_TEST_FAULT": f"kill={job.id}"}
+    deaths = 0
+    for _ in range(6):
+        worker = dramatiq_worker(queues=QUEUES, env=env)
+        try:
+            wait_for(lambda: worker.proc.poll() is not None or queues.dead_job_ids("inference"),
+                     timeout=40, message="worker death or dead letter")
+        finally:
+            worker.stop()
+        if queues.dead_job_ids("inference"):
+            break
+        deaths += 1
+    assert queues.dead_job_ids("inference") == [str(job.id)]
+    assert deaths == 3
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("processing", 3)
+
+    settings.JOB_LEASE_SECONDS = 1
+    settings.JOB_PENDING_GRACE_SECONDS = 0
+    assert services.jobs_sweep().failed == [job.id]
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error_message.startswith("The worker stopped 3 times")
+
+
+def test_actor_that_always_raises_retries_then_dlq_and_failed(
+    user, inference_weights, dramatiq_worker, queues
+):
+    image = ImageFactory(owner=user, seed=1)
+    job = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[image.id]
+    ).job
+    worker = dramatiq_worker(
+        queues=QUEUES, env={**inference_weights, **FAST, "JOBS_TEST_FAULT": f"raise={job.id}"}
+    )
+    job = wait_terminal(job.id, worker)
+    assert (job.status, job.attempts) == ("failed", 3)
+    assert job.error_message == "RuntimeError: injected failure (JOBS_TEST_FAULT)"
+    wait_for(lambda: queues.dead_job_ids("inference") == [str(job.id)], timeout=20,
+             message="the message in the dead-letter queue")

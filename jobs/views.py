@@ -1,0 +1,173 @@
+"""Job pages: submit, live progress, results, history, export."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from categories.selectors import category_list
+from classifier_site.api_errors import DomainError, NotFound
+from images.selectors import ImageFilters, image_ids_owned, image_list
+from inference.models import ModelVersion
+from jobs import selectors, services
+from jobs.api import export_response
+from jobs.forms import JobFilterForm, JobSubmitForm
+from jobs.models import ItemStatus
+
+PAGE_SIZE = 25
+PREVIEW = 12
+
+
+def _job(request: HttpRequest, job_id):
+    try:
+        return selectors.job_get(user=request.user, job_id=job_id)
+    except NotFound:
+        raise Http404("No such job.") from None
+
+
+def _selection(request: HttpRequest, params) -> tuple[list, dict[str, str]]:
+    """The images a submit is for: ``image=<id>`` repeated, or ``all=1`` + gallery filters."""
+    if params.get("all") == "1":
+        filters = ImageFilters.from_params(params)
+        qs = image_list(user=request.user, filters=filters)
+        ids = list(qs.values_list("id", flat=True)[: settings.JOB_MAX_IMAGES + 1])
+        return ids, {"all": "1", **filters.to_params()}
+    return params.getlist("image"), {}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_new(request: HttpRequest) -> HttpResponse:
+    params = request.POST if request.method == "POST" else request.GET
+    image_ids, carried = _selection(request, params)
+    form_kwargs = {
+        "categories": category_list(user=request.user),
+        "model_versions": ModelVersion.objects.order_by("kind", "name"),
+    }
+    if request.method == "POST":
+        form = JobSubmitForm(request.POST, **form_kwargs)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = services.job_submit(
+                    owner=request.user,
+                    job_type=data["job_type"],
+                    image_ids=image_ids,
+                    top_k=data["top_k"],
+                    confidence_threshold=data["confidence_threshold"],
+                    custom_labels=data["custom_labels"],
+                    category_id=data["category"],
+                    model_version_id=data["model_version"],
+                )
+            except DomainError as exc:
+                form.add_domain_error(exc.field, exc.message)
+            else:
+                messages.success(request, f"Job submitted for {result.job.total} image(s).")
+                return redirect("job-detail", job_id=result.job.id)
+    else:
+        initial = {}
+        if request.GET.get("category"):
+            initial = {"job_type": "custom_classification", "category": request.GET["category"]}
+        form = JobSubmitForm(initial=initial, **form_kwargs)
+    shown = image_ids_owned(user=request.user, ids=image_ids[:PREVIEW])
+    preview = list(image_list(user=request.user).filter(id__in=shown))
+    context = {
+        "form": form,
+        "image_ids": [] if carried else image_ids,
+        "carried": carried,
+        "count": len(image_ids),
+        "preview": preview,
+    }
+    return render(request, "jobs/new.html", context)
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job(request, job_id)
+    progress = selectors.job_progress(job=job)
+    context = {"job": job, "progress": progress}
+    if request.htmx and request.htmx.target == "job-progress":
+        response = render(request, "jobs/detail.html#progress", context)
+        if job.is_terminal:
+            # The job just finished while the page polled: reload once to show the results.
+            response["HX-Refresh"] = "true"
+        return response
+    sort = request.GET.get("sort", "position")
+    items = list(selectors.job_items(job=job, sort=sort))
+    context.update(
+        sort=sort,
+        items=items,
+        groups=selectors.job_label_groups(items=items),
+        total_ms=sum(i.processing_ms or 0.0 for i in items),
+        has_results=any(i.status != ItemStatus.PENDING for i in items),
+    )
+    if request.htmx and request.htmx.target == "job-results":
+        return render(request, "jobs/detail.html#results", context)
+    return render(request, "jobs/detail.html", context)
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job(request, job_id)
+    try:
+        services.job_cancel(job=job)
+        messages.success(request, "Job canceled.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("job-detail", job_id=job.id)
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job(request, job_id)
+    try:
+        services.job_retry_failed(job=job)
+        messages.success(request, "Retrying the failed images.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("job-detail", job_id=job.id)
+
+
+@login_required
+@require_POST
+def job_delete(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job(request, job_id)
+    try:
+        services.job_delete(job=job)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("job-detail", job_id=job.id)
+    messages.success(request, "Job deleted.")
+    return redirect("job-list")
+
+
+@login_required
+@require_GET
+def job_export(request: HttpRequest, job_id, file_format: str) -> HttpResponse:
+    job = _job(request, job_id)
+    if file_format not in ("csv", "json"):
+        raise Http404("Unknown export format.")
+    return export_response(job, file_format)
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    form = JobFilterForm(request.GET or None)
+    filters = selectors.JobFilters.from_params(request.GET)
+    jobs = selectors.job_list(user=request.user, filters=filters)
+    page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    if request.htmx and request.htmx.target == "job-table":
+        return render(request, "jobs/list.html#job-table", context)
+    return render(request, "jobs/list.html", context)
