@@ -12,7 +12,5 @@ urlpatterns = [
 ]
 api_urlpatterns = [
     path("categories", api.CategoryListCreateApi.as_view(), name="api-categories"),
-    path(
-        "categories/<int:category_id>", api.CategoryDetailApi.as_view(), name="api-category"
-    ),
+    path("categories/<int:category_id>", api.CategoryDetailApi.as_view(), name="api-category"),
 ]

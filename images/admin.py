@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -74,7 +75,7 @@ class ImageAdmin(admin.ModelAdmin):
         ]
         return extra + super().get_urls()
 
-    def thumbnail_view(self, request: HttpRequest, image_id) -> HttpResponse:
+    def thumbnail_view(self, request: HttpRequest, image_id) -> HttpResponseBase:
         if not self.has_view_permission(request):
             raise PermissionDenied
         return image_file_response(get_object_or_404(Image, pk=image_id), thumbnail=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.core.validators import ProhibitNullCharactersValidator
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -125,7 +125,7 @@ class UploadUrlResponseSerializer(serializers.Serializer):
     upload_url = serializers.URLField(
         help_text="POST a multipart form here: `fields`, then `file`."
     )
-    fields = serializers.DictField(child=serializers.CharField())
+    fields = serializers.DictField(child=serializers.CharField())  # type: ignore[assignment]
     key = serializers.CharField(help_text="Pass to /api/v1/images/finalize.")
     expires_in = serializers.IntegerField(help_text="Seconds the form is valid for.")
     max_bytes = serializers.IntegerField()
@@ -171,7 +171,9 @@ _FILTER_PARAMS = [
 class _FormatIsAFilter(DefaultContentNegotiation):
     """Here ``?format=png`` filters by image format; DRF would read it as a renderer name."""
 
-    settings = APISettings({**api_settings.user_settings, "URL_FORMAT_OVERRIDE": None})
+    settings = APISettings(  # type: ignore[assignment]
+        {**api_settings.user_settings, "URL_FORMAT_OVERRIDE": None}  # type: ignore[arg-type]
+    )
 
 
 class ImageListCreateView(APIView):
@@ -281,7 +283,7 @@ class ImageFileView(APIView):
         responses={(200, "image/*"): OpenApiTypes.BINARY},
         description="The stored image: streamed, or a 302 to a short-lived S3 URL.",
     )
-    def get(self, request: Request, image_id) -> HttpResponse:
+    def get(self, request: Request, image_id) -> HttpResponseBase:
         image = selectors.image_get(user=request.user, image_id=image_id)
         return image_file_response(image, download=request.query_params.get("download") == "1")
 
@@ -290,7 +292,7 @@ class ImageThumbnailView(APIView):
     @extend_schema(
         operation_id="images_thumbnail", responses={(200, "image/webp"): OpenApiTypes.BINARY}
     )
-    def get(self, request: Request, image_id) -> HttpResponse:
+    def get(self, request: Request, image_id) -> HttpResponseBase:
         image = selectors.image_get(user=request.user, image_id=image_id)
         return image_file_response(image, thumbnail=True)
 

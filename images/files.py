@@ -4,7 +4,8 @@ short-lived presigned S3 URL. Callers have already checked ownership (selectors)
 from __future__ import annotations
 
 from django.core.files.storage import storages
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 
 from images.models import Image
@@ -17,7 +18,7 @@ _CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 def image_file_response(
     image: Image, *, thumbnail: bool = False, download: bool = False
-) -> HttpResponse:
+) -> HttpResponseBase:
     name = image.thumbnail.name if thumbnail else image.file.name
     if not name:
         raise Http404("No thumbnail for this image.")
@@ -37,7 +38,7 @@ def image_file_response(
                 "ResponseCacheControl": "private, max-age=300",
             },
         )  # expiry: the storage's querystring_expire (S3_URL_EXPIRY_SECONDS)
-        response: HttpResponse = HttpResponseRedirect(url)
+        response: HttpResponseBase = HttpResponseRedirect(url)
         response["Cache-Control"] = "private, max-age=60"
         return response
     try:

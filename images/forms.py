@@ -24,4 +24,4 @@ class MultipleFilesField(forms.Field):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFilesField(label="Images")
+    files = MultipleFilesField(label="Images")  # type: ignore[assignment]  # a field, not .files

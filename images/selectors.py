@@ -17,6 +17,7 @@ from django.utils import timezone
 from classifier_site.api_errors import DomainError
 from images.intake import FORMATS
 from images.models import Image
+from jobs.models import JobImage
 
 # sort name -> (ordering field, descending). The id breaks ties in the same direction.
 SORTS: dict[str, tuple[str, bool]] = {
@@ -46,6 +47,7 @@ class ImageFilters:
     date_to: date | None = None  # inclusive
     format: str = ""  # lower-case key of FORMAT_CHOICES, or "" for any
     sort: str = "newest"
+    label: str = ""  # predicted label (any finished job of the user), case-insensitive
 
     @classmethod
     def from_params(cls, params: Any, *, strict: bool = False) -> ImageFilters:
@@ -88,7 +90,7 @@ class ImageFilters:
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.date_from or self.date_to or self.format)
+        return bool(self.q or self.date_from or self.date_to or self.format or self.label)
 
 
 def image_get(*, user, image_id: Any) -> Image:
@@ -117,6 +119,13 @@ def image_list(*, user, filters: ImageFilters | None = None) -> QuerySet[Image]:
         qs = qs.filter(created_at__lt=end)
     if filters.format:
         qs = qs.filter(format=FORMAT_CHOICES[filters.format])
+    if filters.label:
+        # Images whose top prediction (above the job's threshold) was this label.
+        qs = qs.filter(
+            id__in=JobImage.objects.filter(
+                job__owner=user, status="classified", top_label__iexact=filters.label
+            ).values("image_id")
+        )
     name, desc = SORTS[filters.sort]
     sign = "-" if desc else ""
     return qs.order_by(f"{sign}{name}", f"{sign}id")

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from classifier_site.api_errors import DomainError, NotFound
+from classifier_site.api_errors import Conflict, DomainError, NotFound
 from images import intake
 from images.intake import ImageRejected, sanitize_filename
 from images.models import Image
@@ -248,7 +248,7 @@ def rejected_status(outcomes: list[IngestOutcome]) -> int | None:
 
 def image_open(image: Image) -> BinaryIO:
     """The stored bytes (local file or S3 object), opened for reading. Caller closes."""
-    return _storage().open(image.file.name, "rb")
+    return cast(BinaryIO, _storage().open(image.file.name or "", "rb"))
 
 
 def image_open_pil(image: Image) -> PILImage.Image:
@@ -300,6 +300,15 @@ def images_delete(*, user, ids: Iterable[Any]) -> int:
             )
         if len(rows) != len(wanted):
             raise NotFound("Image not found.")
+        from jobs.selectors import image_ids_in_active_jobs
+
+        busy = image_ids_in_active_jobs(image_ids=id_list)
+        if busy:
+            raise Conflict(
+                f"{len(busy)} of these image(s) are in a job that has not finished; cancel "
+                "the job or wait for it to finish, then delete.",
+                field="ids",
+            )
         for start in range(0, len(id_list), 1000):
             Image.objects.filter(owner=user, id__in=id_list[start : start + 1000]).delete()
         names = [name for _, file, thumb in rows for name in (file, thumb)]

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -26,7 +27,7 @@ PAGE_SIZE = 48
 
 
 def _template(request: HttpRequest, page: str, partial: str) -> str:
-    return f"{page}#{partial}" if request.htmx else page
+    return f"{page}#{partial}" if request.htmx else page  # type: ignore[attr-defined]
 
 
 @login_required
@@ -69,14 +70,14 @@ def detail(request: HttpRequest, image_id) -> HttpResponse:
 
 @login_required
 @require_GET
-def image_file(request: HttpRequest, image_id) -> HttpResponse:
+def image_file(request: HttpRequest, image_id) -> HttpResponseBase:
     image = selectors.image_get(user=request.user, image_id=image_id)
     return image_file_response(image, download=request.GET.get("download") == "1")
 
 
 @login_required
 @require_GET
-def image_thumbnail(request: HttpRequest, image_id) -> HttpResponse:
+def image_thumbnail(request: HttpRequest, image_id) -> HttpResponseBase:
     image = selectors.image_get(user=request.user, image_id=image_id)
     return image_file_response(image, thumbnail=True)
 

@@ -6,7 +6,6 @@ conftest) and by the benchmark. Imports torch inside functions only.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -33,41 +32,14 @@ def write_test_weights(
     converts the types), or pass them as environment to a worker subprocess. Existing
     files are reused, so calling it twice on one folder is cheap.
     """
-    import torch
+    from inference.backends.random_weights import clip_write, mobilenet_v2_write
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    mobilenet = directory / MOBILENET_V2_FILE
-    if not mobilenet.exists():
-        from torchvision.models import mobilenet_v2
-
-        torch.manual_seed(0)
-        model = mobilenet_v2(weights=None)
-        # Freshly initialised, MobileNetV2's activations shrink to ~1e-9 by the last layer
-        # and every score is 0.001. Calibrating the batch-norm statistics on random inputs
-        # gives a model whose scores differ from image to image, as a trained one's do.
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.momentum = None  # cumulative average over the calibration batches
-        model.train()
-        with torch.no_grad():
-            for _ in range(4):
-                model(torch.rand(8, 3, 224, 224) * 4 - 2)
-        model.eval()
-        # torchvision's classifier init (std 0.01) would still give near-uniform scores.
-        torch.nn.init.normal_(model.classifier[1].weight, std=0.1)
-        torch.save(model.state_dict(), mobilenet)
+    mobilenet_v2_write(directory / MOBILENET_V2_FILE)
     config_file = directory / "open_clip" / f"{clip_model}.json"
     clip_weights = directory / f"{clip_model}_{TEST_CLIP_PRETRAINED}.bin"
-    if not config_file.exists() or not clip_weights.exists():
-        import open_clip
-
-        config_file.parent.mkdir(exist_ok=True)
-        config_file.write_text(json.dumps(clip_config or TEST_CLIP_CONFIG, indent=2))
-        open_clip.add_model_config(config_file)
-        torch.manual_seed(0)
-        clip = open_clip.create_model(clip_model, pretrained=None)
-        torch.save(clip.state_dict(), clip_weights)
+    clip_write(config_file, clip_weights, clip_config or TEST_CLIP_CONFIG)
     return {
         "WEIGHTS_DIR": str(directory),
         "MODEL_CACHE_DIR": str(directory / "cache"),

@@ -20,8 +20,17 @@ class JobImageInline(admin.TabularInline):
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "owner", "job_type", "source", "status", "total", "processed", "failed",
-        "attempts", "created_at", "completed_at",
+        "id",
+        "owner",
+        "job_type",
+        "source",
+        "status",
+        "total",
+        "processed",
+        "failed",
+        "attempts",
+        "created_at",
+        "completed_at",
     ]
     list_filter = ["status", "job_type", "source", "owner"]
     search_fields = ["id", "owner__username", "idempotency_key"]

@@ -10,7 +10,10 @@ class JobSubmitForm(forms.Form):
         choices=JobType.choices, initial=JobType.IMAGE_CLASSIFICATION, widget=forms.RadioSelect
     )
     model_version = forms.TypedChoiceField(
-        required=False, coerce=int, empty_value=None, label="Model",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Model",
         help_text="Leave on “Default” for the active model of the chosen type.",
     )
     category = forms.TypedChoiceField(
@@ -24,7 +27,8 @@ class JobSubmitForm(forms.Form):
     )
     top_k = forms.IntegerField(initial=5, label="Top K predictions")
     confidence_threshold = forms.FloatField(
-        initial=0.0, label="Confidence threshold",
+        initial=0.0,
+        label="Confidence threshold",
         help_text="Images whose best score is below it are reported as “unknown”.",
     )
 

@@ -64,9 +64,7 @@ class JobsCollector:
             "classifier_jobs", "Jobs by status (all users).", labels=["status"]
         )
         try:
-            counts = dict(
-                Job.objects.order_by().values_list("status").annotate(n=Count("id"))
-            )
+            counts = dict(Job.objects.order_by().values_list("status").annotate(n=Count("id")))
         except Exception:  # a scrape must not fail because the database blinked
             logger.warning("jobs collector: database unavailable", exc_info=True)
             counts = {}
@@ -98,8 +96,10 @@ def _queue_depths():
                 queue = broker.queues[name]
                 queue.load()
                 yield name, "waiting", int(queue.attributes["ApproximateNumberOfMessages"])
-                yield name, "in_flight", int(
-                    queue.attributes["ApproximateNumberOfMessagesNotVisible"]
+                yield (
+                    name,
+                    "in_flight",
+                    int(queue.attributes["ApproximateNumberOfMessagesNotVisible"]),
                 )
             elif name in getattr(broker, "queues", {}):  # StubBroker
                 yield name, "waiting", broker.queues[name].qsize()

@@ -41,7 +41,10 @@ class Job(models.Model):
         "inference.ModelVersion", on_delete=models.PROTECT, related_name="jobs"
     )
     category = models.ForeignKey(
-        "categories.Category", on_delete=models.SET_NULL, null=True, blank=True,
+        "categories.Category",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="jobs",
     )
     # A snapshot: editing or deleting the category later changes no job.
@@ -77,9 +80,7 @@ class Job(models.Model):
                 condition=~Q(idempotency_key=""),
                 name="job_unique_owner_idempotency_key",
             ),
-            models.CheckConstraint(
-                condition=Q(top_k__gte=1, top_k__lte=10), name="job_top_k_1_10"
-            ),
+            models.CheckConstraint(condition=Q(top_k__gte=1, top_k__lte=10), name="job_top_k_1_10"),
             models.CheckConstraint(
                 condition=Q(confidence_threshold__gte=0, confidence_threshold__lte=1),
                 name="job_threshold_0_1",
@@ -123,9 +124,7 @@ class JobImage(models.Model):
     key = models.CharField(max_length=255, blank=True)  # the image's storage key
     content_hash = models.CharField(max_length=64, blank=True)
 
-    status = models.CharField(
-        max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING
-    )
+    status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING)
     top_label = models.CharField(max_length=200, blank=True)
     top_score = models.FloatField(null=True, blank=True)
     predictions = models.JSONField(default=list, blank=True)  # [{"label", "score"}], best first

@@ -97,9 +97,11 @@ def job_list(*, user, filters: JobFilters | None = None) -> QuerySet[Job]:
     nulls_last = order.lstrip("-")
     from django.db.models import F
 
-    expr = F(nulls_last).desc(nulls_last=True) if order.startswith("-") else F(
-        nulls_last
-    ).asc(nulls_last=True)
+    expr = (
+        F(nulls_last).desc(nulls_last=True)
+        if order.startswith("-")
+        else F(nulls_last).asc(nulls_last=True)
+    )
     return qs.order_by(expr, "-created_at", "-id")
 
 
@@ -202,3 +204,19 @@ def job_wait(*, user, job_id, timeout: float, interval: float = 0.1) -> Job:
         if job.is_terminal or time.monotonic() >= deadline:
             return job
         time.sleep(interval)
+
+
+def image_ids_in_active_jobs(*, image_ids) -> set:
+    """Which of these images a pending, queued or processing job still has to read.
+
+    Called by image deletion, which has already checked that the images are the user's.
+    """
+    from jobs.models import ACTIVE_STATUSES
+
+    return set(
+        JobImage.objects.filter(
+            image_id__in=list(image_ids),
+            job__status__in=ACTIVE_STATUSES,
+            status=ItemStatus.PENDING,
+        ).values_list("image_id", flat=True)
+    )

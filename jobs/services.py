@@ -80,9 +80,7 @@ def _owned_images(*, owner, image_ids: Iterable[Any]) -> list[Image]:
     if not ids:
         raise DomainError("Choose at least one image.", field="image_ids")
     if len(ids) > settings.JOB_MAX_IMAGES:
-        raise DomainError(
-            f"At most {settings.JOB_MAX_IMAGES} images per job.", field="image_ids"
-        )
+        raise DomainError(f"At most {settings.JOB_MAX_IMAGES} images per job.", field="image_ids")
     found = {img.id: img for img in Image.objects.filter(owner=owner, id__in=ids)}
     # Another user's image is reported exactly like one that does not exist.
     missing = [str(i) for i in ids if i not in found]
@@ -179,9 +177,7 @@ def job_submit(
         if existing is not None:
             return SubmitResult(existing, created=False)
     if job_type not in JobType.values:
-        raise DomainError(
-            f"Must be one of: {', '.join(JobType.values)}.", field="job_type"
-        )
+        raise DomainError(f"Must be one of: {', '.join(JobType.values)}.", field="job_type")
     top_k, threshold = _clean_options(top_k, confidence_threshold)
     labels, category = _resolve_labels(
         owner=owner, job_type=job_type, labels=custom_labels, category_id=category_id
@@ -332,9 +328,7 @@ def job_retry_failed(*, job: Job) -> Job:
         if locked.status not in TERMINAL_STATUSES:
             raise Conflict("Only a finished job can be retried.", field="status")
         retry_items = locked.items.filter(status=ItemStatus.FAILED)
-        if not retry_items.exists() and not locked.items.filter(
-            status=ItemStatus.PENDING
-        ).exists():
+        if not retry_items.exists() and not locked.items.filter(status=ItemStatus.PENDING).exists():
             raise Conflict("This job has no failed images to retry.", field="status")
         retry_items.update(
             status=ItemStatus.PENDING, error="", completed_at=None, processing_ms=None

@@ -55,7 +55,7 @@ def resized_size(width: int, height: int, size: int) -> tuple[int, int]:
 
 def image_open(fh: BinaryIO, *, short_side: int) -> Image.Image:
     """Decode an image at no less than ``short_side`` on its shorter side, upright, RGB."""
-    img = Image.open(fh)
+    img: Image.Image = Image.open(fh)
     if img.format == "JPEG":
         # DCT scaling: decode at the smallest 1/2..1/8 scale that keeps both sides ≥ target.
         w, h = img.size

@@ -82,7 +82,7 @@ def test_no_usable_imagenet_model_names_the_file(db, settings, tmp_path):
     settings.IMAGENET_FALLBACK_MODEL = ""
     with pytest.raises(WeightsMissing) as excinfo:
         model_version_active(kind="imagenet")
-    assert f"put mobilenet_v2-7ebf99e0.pth (from https://download.pytorch.org/models/" in str(
+    assert "put mobilenet_v2-7ebf99e0.pth (from https://download.pytorch.org/models/" in str(
         excinfo.value
     )
     assert f"at {tmp_path / 'mobilenet_v2-7ebf99e0.pth'}" in str(excinfo.value)

@@ -50,9 +50,7 @@ class Queues:
                     if not messages:
                         break
                     for msg in messages:
-                        self.client.delete_message(
-                            QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"]
-                        )
+                        self.client.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
 
     def dead_job_ids(self, queue: str) -> list[str]:
         """Job ids of the messages in the queue's dead-letter queue (left in place)."""

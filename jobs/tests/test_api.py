@@ -56,21 +56,35 @@ def test_status_result_and_list_shapes(token_client, user, images):
     status = token_client.get(f"/api/v1/status/{job.id}").json()
     assert (status["job_id"], status["status"]) == (str(job.id), "completed")
     assert {k: status["progress"][k] for k in ("processed", "total", "percent")} == {
-        "processed": 3, "total": 3, "percent": 100,
+        "processed": 3,
+        "total": 3,
+        "percent": 100,
     }
     assert set(status) >= {"created_at", "updated_at"}
     result = token_client.get(f"/api/v1/result/{job.id}").json()
-    assert (result["result"]["total_images"], result["result"]["classified"],
-            result["result"]["unknown"]) == (3, 3, 0)
+    assert (
+        result["result"]["total_images"],
+        result["result"]["classified"],
+        result["result"]["unknown"],
+    ) == (3, 3, 0)
     first = result["result"]["images"][0]
     assert set(first) == {
-        "image_id", "filename", "key", "status", "top_prediction", "top_confidence",
-        "all_predictions", "processing_time_ms", "error",
+        "image_id",
+        "filename",
+        "key",
+        "status",
+        "top_prediction",
+        "top_confidence",
+        "all_predictions",
+        "processing_time_ms",
+        "error",
     }
     assert first["top_prediction"] == first["all_predictions"][0]["label"]
     listing = token_client.get("/api/v1/jobs?limit=1&status=completed").json()
     assert (listing["total"], len(listing["jobs"]), listing["jobs"][0]["job_id"]) == (
-        1, 1, str(job.id),
+        1,
+        1,
+        str(job.id),
     )
     assert token_client.get("/api/v1/jobs?job_type=custom_classification").json()["total"] == 0
 
@@ -125,7 +139,9 @@ def test_other_user_gets_404_everywhere_and_nothing_changes(
     assert other_token_client.get("/api/v1/jobs").json()["total"] == 0
     job.refresh_from_db()
     assert (job.status, job.owner_id, JobImage.objects.filter(job=job).count()) == (
-        "pending", user.pk, 3,
+        "pending",
+        user.pk,
+        3,
     )
 
 

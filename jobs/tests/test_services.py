@@ -43,7 +43,9 @@ def test_submit_custom_takes_category_labels_as_a_snapshot(user, images):
     category.save()
     job.refresh_from_db()
     assert (job.labels, job.category_id, job.model_version.kind) == (
-        ["cat", "dog"], category.pk, "zero_shot",
+        ["cat", "dog"],
+        category.pk,
+        "zero_shot",
     )
 
 
@@ -78,11 +80,15 @@ def test_submit_rejects_unknown_and_foreign_images(user, images, other_image):
 
 def test_idempotency_key_returns_the_first_job(user, images):
     first = services.job_submit(
-        owner=user, job_type="image_classification", image_ids=[images[0].id],
+        owner=user,
+        job_type="image_classification",
+        image_ids=[images[0].id],
         idempotency_key="abc",
     )
     again = services.job_submit(
-        owner=user, job_type="image_classification", image_ids=[images[0].id],
+        owner=user,
+        job_type="image_classification",
+        image_ids=[images[0].id],
         idempotency_key="abc",
     )
     assert (first.created, again.created, again.job.pk) == (True, False, first.job.pk)
@@ -96,7 +102,12 @@ def test_run_classifies_counts_and_unknown_under_threshold(user, images):
     job.refresh_from_db()
     # Threshold 1.0: no softmax score reaches it, so every decodable image is "unknown".
     assert (job.status, job.total, job.processed, job.classified, job.unknown, job.failed) == (
-        "completed", 4, 4, 0, 3, 1,
+        "completed",
+        4,
+        4,
+        0,
+        3,
+        1,
     )
     assert job.attempts == 1
     bad = job.items.get(image=corrupt)
@@ -132,7 +143,8 @@ def test_run_takes_over_an_expired_lease_and_skips_done_images(user, images, set
         status="classified", top_label="kept", top_score=0.9
     )
     Job.objects.filter(pk=job.pk).update(
-        status="processing", attempts=1,
+        status="processing",
+        attempts=1,
         heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS + 1),
     )
     assert services.job_run(job_id=job.id) == "completed"

@@ -22,8 +22,13 @@ def test_new_job_form_lists_the_selection(client_user, images):
 
 def test_new_job_for_all_filtered_images(client_user, images):
     response = client_user.post(
-        "/jobs/new/", {"all": "1", "job_type": "image_classification", "top_k": "5",
-                       "confidence_threshold": "0.1"},
+        "/jobs/new/",
+        {
+            "all": "1",
+            "job_type": "image_classification",
+            "top_k": "5",
+            "confidence_threshold": "0.1",
+        },
     )
     job = Job.objects.get()
     assert response["Location"] == f"/jobs/{job.id}/"
@@ -32,8 +37,13 @@ def test_new_job_for_all_filtered_images(client_user, images):
 
 def test_new_job_errors_name_the_field(client_user, images):
     response = client_user.post(
-        "/jobs/new/", {"image": [images[0].id], "job_type": "custom_classification",
-                       "top_k": "11", "confidence_threshold": "0"},
+        "/jobs/new/",
+        {
+            "image": [images[0].id],
+            "job_type": "custom_classification",
+            "top_k": "11",
+            "confidence_threshold": "0",
+        },
     )
     assert response.status_code == 200
     assert list(response.context["form"].errors) == ["top_k"]
@@ -60,8 +70,9 @@ def test_detail_polls_until_terminal(client_user, user, images):
     assert len(page.context["items"]) == 3
 
 
-def test_history_list_filters_and_no_n_plus_one(client_user, user, images,
-                                                django_assert_num_queries):
+def test_history_list_filters_and_no_n_plus_one(
+    client_user, user, images, django_assert_num_queries
+):
     for _ in range(5):
         make_job(user, images[:1])
     done = make_job(user, images)

@@ -33,7 +33,8 @@ def wait_terminal(job_id, worker, timeout=90.0) -> Job:
     try:
         wait_for(
             lambda: status_of(job_id) in ("completed", "failed", "canceled"),
-            timeout=timeout, message=f"job {job_id} to finish",
+            timeout=timeout,
+            message=f"job {job_id} to finish",
         )
     except AssertionError:
         print(worker.log()[-5000:])
@@ -50,8 +51,12 @@ def test_page_and_api_submits_complete_for_both_job_types(
 
     page = client_user.post(
         "/jobs/new/",
-        {"image": [images[0].id, images[1].id, corrupt.id], "job_type": "image_classification",
-         "top_k": "3", "confidence_threshold": "0"},
+        {
+            "image": [images[0].id, images[1].id, corrupt.id],
+            "job_type": "image_classification",
+            "top_k": "3",
+            "confidence_threshold": "0",
+        },
     )
     assert page.status_code == 302
     page_job = Job.objects.get(job_type="image_classification")
@@ -72,11 +77,24 @@ def test_page_and_api_submits_complete_for_both_job_types(
     api_job_id = api.json()["job_id"]
 
     first = wait_terminal(page_job.id, worker)
-    assert (first.status, first.total, first.processed, first.classified, first.unknown,
-            first.failed, first.attempts) == ("completed", 3, 3, 2, 0, 1, 1)
+    assert (
+        first.status,
+        first.total,
+        first.processed,
+        first.classified,
+        first.unknown,
+        first.failed,
+        first.attempts,
+    ) == ("completed", 3, 3, 2, 0, 1, 1)
     second = wait_terminal(api_job_id, worker)
-    assert (second.status, second.total, second.processed, second.classified, second.unknown,
-            second.failed) == ("completed", 3, 3, 3, 0, 0)
+    assert (
+        second.status,
+        second.total,
+        second.processed,
+        second.classified,
+        second.unknown,
+        second.failed,
+    ) == ("completed", 3, 3, 3, 0, 0)
     labels = set(JobImage.objects.filter(job=second).values_list("top_label", flat=True))
     assert labels <= {"cat", "dog", "bird"}
     result = token_client.get(f"/api/v1/result/{api_job_id}").json()
@@ -88,14 +106,20 @@ def test_worker_killed_mid_job_then_restarted_completes_once(
     user, inference_weights, dramatiq_worker, queues
 ):
     images = [ImageFactory(owner=user, seed=i) for i in range(12)]
-    env = {**inference_weights, **FAST, "SQS_VISIBILITY_TIMEOUT_SECONDS": "12",
-           "JOB_TIME_LIMIT_SECONDS": "10", "JOB_LEASE_SECONDS": "3"}
+    env = {
+        **inference_weights,
+        **FAST,
+        "SQS_VISIBILITY_TIMEOUT_SECONDS": "12",
+        "JOB_TIME_LIMIT_SECONDS": "10",
+        "JOB_LEASE_SECONDS": "3",
+    }
     first = dramatiq_worker(queues=QUEUES, env={**env, "JOBS_TEST_FAULT": "sleep=0.4"})
     job = services.job_submit(
         owner=user, job_type="image_classification", image_ids=[i.id for i in images]
     ).job
     wait_for(
-        lambda: Job.objects.get(pk=job.id).processed >= 4, timeout=60,
+        lambda: Job.objects.get(pk=job.id).processed >= 4,
+        timeout=60,
         message="some progress",
     )
     first.kill()
@@ -107,7 +131,11 @@ def test_worker_killed_mid_job_then_restarted_completes_once(
     if job.attempts != 2:
         print(first.log()[-3000:], second.log()[-3000:])
     assert (job.status, job.processed, job.classified + job.unknown, job.failed, job.attempts) == (
-        "completed", 12, 12, 0, 2,
+        "completed",
+        12,
+        12,
+        0,
+        2,
     )
     assert JobImage.objects.filter(job=job).count() == 12
     assert JobImage.objects.filter(job=job, status="pending").count() == 0
@@ -136,8 +164,11 @@ def test_same_message_delivered_three_times_at_once(
     assert (job.status, job.processed, job.classified + job.unknown) == ("completed", 6, 6)
     assert JobImage.objects.filter(job=job).count() == 6
     # Let the other two copies arrive and be dropped, then count the transitions.
-    wait_for(lambda: worker.log().count(f"job {job.id}: ") >= 3, timeout=30,
-             message="all three deliveries handled")
+    wait_for(
+        lambda: worker.log().count(f"job {job.id}: ") >= 3,
+        timeout=30,
+        message="all three deliveries handled",
+    )
     assert worker.log().count(f"job {job.id}: completed") == 1
     assert Job.objects.get(pk=job.id).attempts == 1
 
@@ -150,7 +181,9 @@ def test_sqs_unreachable_at_submit_then_sweeper_redispatches(
     real_queue = broker.queues["inference"]
     # The same queue URL through a client pointed at a closed port: sends fail for real.
     dead = boto3.resource(
-        "sqs", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+        "sqs",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
         config=boto3.session.Config(retries={"max_attempts": 1}, connect_timeout=1),
     ).Queue(real_queue.url)
     monkeypatch.setitem(broker.queues, "inference", dead)
@@ -175,18 +208,24 @@ def test_message_that_kills_its_worker_every_time_ends_in_dlq_and_failed(
     user, inference_weights, dramatiq_worker, queues, settings
 ):
     image = ImageFactory(owner=user, seed=1)
-    job = services.job_submit(
-        owner=user, job_type="image_classification", image_ids=[image.id]
-    ).job
-    env = {**inference_weights, **FAST, "SQS_VISIBILITY_TIMEOUT_SECONDS": "3",
-           "JOB_TIME_LIMIT_SECONDS": "2", "JOB_LEASE_SECONDS": "1",
-           "JOBS_TEST_FAULT": f"kill={job.id}"}
+    job = services.job_submit(owner=user, job_type="image_classification", image_ids=[image.id]).job
+    env = {
+        **inference_weights,
+        **FAST,
+        "SQS_VISIBILITY_TIMEOUT_SECONDS": "3",
+        "JOB_TIME_LIMIT_SECONDS": "2",
+        "JOB_LEASE_SECONDS": "1",
+        "JOBS_TEST_FAULT": f"kill={job.id}",
+    }
     deaths = 0
     for _ in range(6):
         worker = dramatiq_worker(queues=QUEUES, env=env)
         try:
-            wait_for(lambda: worker.proc.poll() is not None or queues.dead_job_ids("inference"),
-                     timeout=40, message="worker death or dead letter")
+            wait_for(
+                lambda: worker.proc.poll() is not None or queues.dead_job_ids("inference"),
+                timeout=40,
+                message="worker death or dead letter",
+            )
         finally:
             worker.stop()
         if queues.dead_job_ids("inference"):
@@ -209,14 +248,41 @@ def test_actor_that_always_raises_retries_then_dlq_and_failed(
     user, inference_weights, dramatiq_worker, queues
 ):
     image = ImageFactory(owner=user, seed=1)
-    job = services.job_submit(
-        owner=user, job_type="image_classification", image_ids=[image.id]
-    ).job
+    job = services.job_submit(owner=user, job_type="image_classification", image_ids=[image.id]).job
     worker = dramatiq_worker(
         queues=QUEUES, env={**inference_weights, **FAST, "JOBS_TEST_FAULT": f"raise={job.id}"}
     )
     job = wait_terminal(job.id, worker)
     assert (job.status, job.attempts) == ("failed", 3)
     assert job.error_message == "RuntimeError: injected failure (JOBS_TEST_FAULT)"
-    wait_for(lambda: queues.dead_job_ids("inference") == [str(job.id)], timeout=20,
-             message="the message in the dead-letter queue")
+    wait_for(
+        lambda: queues.dead_job_ids("inference") == [str(job.id)],
+        timeout=20,
+        message="the message in the dead-letter queue",
+    )
+
+
+def test_predict_api_answers_with_the_prediction(
+    token_client, inference_weights, dramatiq_worker, queues, settings
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from jobs.tests.factories import jpeg_bytes
+
+    settings.PREDICT_WAIT_SECONDS = 60
+    dramatiq_worker(queues=["predict"], env={**inference_weights, **FAST})
+    upload = SimpleUploadedFile("cat.jpg", jpeg_bytes(7), content_type="image/jpeg")
+    response = token_client.post("/api/v1/predict", {"file": upload}, format="multipart")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "completed"
+    assert body["predicted_class"] == body["all_predictions"][0]["label"]
+    assert isinstance(body["prediction_time_ms"], int)
+    listing = token_client.get("/api/v1/predictions").json()
+    assert (listing["total"], listing["page"], listing["predictions"][0]["prediction_id"]) == (
+        1,
+        1,
+        body["prediction_id"],
+    )
+    # Not in the batch history.
+    assert token_client.get("/api/v1/jobs").json()["total"] == 0

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -117,7 +118,7 @@ class Command(BaseCommand):
         if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
             yield from self._archive(path)
             return
-        yield Source(label=str(path), name=path.name, open=lambda p=path: p.open("rb"))
+        yield Source(label=str(path), name=path.name, open=partial(_open_binary, path))
 
     def _archive(self, path: Path) -> Iterator[Source]:
         limit = settings.IMAGE_MAX_BYTES
@@ -149,14 +150,18 @@ class Command(BaseCommand):
             yield Source(
                 label=label,
                 name=member.filename,
-                open=lambda m=member: _ZipMember(self._archive_for(path), m),
+                open=partial(self._open_member, path, member),
                 pre_rejected=reason,
             )
 
-    def _archive_for(self, path: Path) -> zipfile.ZipFile:
-        if path not in self._archives:
+    def _open_member(self, path: Path, member: zipfile.ZipInfo) -> _ZipMember:
+        if path not in self._archives:  # one open archive for all its members
             self._archives[path] = zipfile.ZipFile(path)
-        return self._archives[path]
+        return _ZipMember(self._archives[path], member)
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    return path.open("rb")
 
 
 class _ZipMember(AbstractContextManager):

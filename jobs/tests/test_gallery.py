@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+
+from classifier_site.api_errors import Conflict
+from images import services as image_services
+from images.models import Image
+from images.selectors import ImageFilters, image_list
+from jobs import services
+from jobs.models import JobImage
+
+pytestmark = pytest.mark.django_db
+
+
+def test_gallery_filters_by_predicted_label_and_detail_lists_predictions(
+    client_user, user, images
+):
+    job = services.job_submit(
+        owner=user, job_type="custom_classification", image_ids=[i.id for i in images],
+        custom_labels=["cat", "dog"],
+    ).job
+    services.job_run(job_id=job.id)
+    label = JobImage.objects.get(job=job, image=images[0]).top_label
+    expected = set(
+        JobImage.objects.filter(job=job, top_label=label).values_list("image_id", flat=True)
+    )
+    found = image_list(user=user, filters=ImageFilters.from_params({"label": label.upper()}))
+    assert set(found.values_list("id", flat=True)) == expected
+    page = client_user.get(f"/images/{images[0].id}/")
+    assert page.status_code == 200
+    assert f'href="/images/?label={label}"'.encode() in page.content
+
+
+def test_image_in_unfinished_job_cannot_be_deleted(user, images):
+    job = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[images[0].id]
+    ).job
+    with pytest.raises(Conflict):
+        image_services.image_delete(user=user, image=images[0])
+    assert Image.objects.filter(pk=images[0].pk).exists()
+    services.job_run(job_id=job.id)
+    image_services.image_delete(user=user, image=images[0])
+    assert JobImage.objects.get(job=job).image_id is None
