@@ -12,11 +12,11 @@ from jobs.models import JobImage
 pytestmark = pytest.mark.django_db
 
 
-def test_gallery_filters_by_predicted_label_and_detail_lists_predictions(
-    client_user, user, images
-):
+def test_gallery_filters_by_predicted_label_and_detail_lists_predictions(client_user, user, images):
     job = services.job_submit(
-        owner=user, job_type="custom_classification", image_ids=[i.id for i in images],
+        owner=user,
+        job_type="custom_classification",
+        image_ids=[i.id for i in images],
         custom_labels=["cat", "dog"],
     ).job
     services.job_run(job_id=job.id)

@@ -109,8 +109,8 @@ def test_worker_killed_mid_job_then_restarted_completes_once(
     env = {
         **inference_weights,
         **FAST,
-        "SQS_VISIBILITY_TIMEOUT_SECONDS": "12",
-        "JOB_TIME_LIMIT_SECONDS": "10",
+        "SQS_VISIBILITY_TIMEOUT_SECONDS": "22",
+        "JOB_TIME_LIMIT_SECONDS": "20",
         "JOB_LEASE_SECONDS": "3",
     }
     first = dramatiq_worker(queues=QUEUES, env={**env, "JOBS_TEST_FAULT": "sleep=0.4"})
