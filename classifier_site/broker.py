@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from botocore.config import Config
+from dramatiq import Middleware
 from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Retries, TimeLimit
 from dramatiq_sqs import SQSBroker
 
@@ -60,6 +61,22 @@ class RedrivingSQSBroker(SQSBroker):
         return self.queues[queue_name].url
 
 
+class WorkerMetricsServer(Middleware):
+    """Serves the worker process's Prometheus registry (images classified, latency).
+
+    Counters live in the process that classifies; the web's /metrics cannot see them in
+    production. Each worker container runs one process, so one port per container.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def after_worker_boot(self, broker, worker) -> None:
+        from prometheus_client import start_http_server
+
+        start_http_server(self.port, addr="0.0.0.0")  # noqa: S104 - scraped from the VPC
+
+
 def dramatiq_broker_settings(
     *,
     broker_url: str,
@@ -69,6 +86,7 @@ def dramatiq_broker_settings(
     visibility_timeout: int,
     max_receives: int,
     max_backoff_ms: int,
+    metrics_port: int = 0,
 ) -> dict[str, Any]:
     """Build django-dramatiq's DRAMATIQ_BROKER setting from plain values."""
     if max_backoff_ms > MAX_SQS_BACKOFF_MS:
@@ -83,6 +101,8 @@ def dramatiq_broker_settings(
         Retries(min_backoff=5_000, max_backoff=max_backoff_ms, max_retries=3),
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ]
+    if metrics_port:
+        middleware.append(WorkerMetricsServer(metrics_port))
     if not broker_url:
         return {
             "BROKER": "dramatiq.brokers.stub.StubBroker",

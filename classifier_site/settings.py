@@ -281,6 +281,8 @@ DRAMATIQ_BROKER = dramatiq_broker_settings(
     visibility_timeout=SQS_VISIBILITY_TIMEOUT_SECONDS,
     max_receives=SQS_MAX_RECEIVES,
     max_backoff_ms=RETRY_MAX_BACKOFF_MS,
+    # Worker processes serve their own Prometheus metrics on this port (0 = off).
+    metrics_port=env_int("WORKER_METRICS_PORT", 0, minimum=0),
 )
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Run the in-process worker inside the web process (embedded default only).

@@ -72,6 +72,8 @@ class Job(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error_message = models.TextField(blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
+    # SHA-256 of the submitted parameters: the same key with other parameters is refused.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [

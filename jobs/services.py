@@ -169,13 +169,27 @@ def job_submit(
     Idempotent per (owner, idempotency_key): a repeated or concurrent request with the
     same key returns the first job (``created=False``) and creates nothing.
     """
+    image_ids = list(image_ids)
     idempotency_key = (idempotency_key or "").strip()
     if len(idempotency_key) > 255:
         raise DomainError("At most 255 characters.", field="idempotency_key")
+    fingerprint = (
+        _fingerprint(
+            job_type,
+            sorted(str(i) for i in image_ids),
+            top_k,
+            confidence_threshold,
+            custom_labels,
+            category_id,
+            model_version_id,
+        )
+        if idempotency_key
+        else ""
+    )
     if idempotency_key:
         existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
         if existing is not None:
-            return SubmitResult(existing, created=False)
+            return SubmitResult(_same_request(existing, fingerprint), created=False)
     if job_type not in JobType.values:
         raise DomainError(f"Must be one of: {', '.join(JobType.values)}.", field="job_type")
     top_k, threshold = _clean_options(top_k, confidence_threshold)
@@ -198,6 +212,7 @@ def job_submit(
                 confidence_threshold=threshold,
                 total=len(images),
                 idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
             )
             JobImage.objects.bulk_create(
                 JobImage(
@@ -212,15 +227,40 @@ def job_submit(
             )
             transaction.on_commit(partial(job_dispatch, job_id=job.id))
     except IntegrityError:
-        if not idempotency_key:
-            raise
         # A concurrent request with the same key committed first: the unique constraint
         # made this insert wait for it, then fail. Its job is the answer.
-        existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
-        if existing is None:
-            raise
-        return SubmitResult(existing, created=False)
+        existing = (
+            Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
+            if idempotency_key
+            else None
+        )
+        if existing is not None:
+            return SubmitResult(_same_request(existing, fingerprint), created=False)
+        # Otherwise an image was deleted between validation and commit (its foreign key
+        # no longer holds): nothing was stored, and the person can simply submit again.
+        raise Conflict(
+            "An image was deleted while the job was being submitted; nothing was created. "
+            "Submit again.",
+            field="image_ids",
+        ) from None
     return SubmitResult(job, created=True)
+
+
+def _fingerprint(*parts: Any) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _same_request(existing: Job, fingerprint: str) -> Job:
+    if existing.request_fingerprint and existing.request_fingerprint != fingerprint:
+        raise DomainError(
+            "This Idempotency-Key was already used for a different request; use a new key.",
+            field="idempotency_key",
+            status_code=422,
+        )
+    return existing
 
 
 # --- dispatch ----------------------------------------------------------------------------

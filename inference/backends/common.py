@@ -15,4 +15,6 @@ def torch_setup() -> None:
     if not _threads_set.is_set():
         if settings.TORCH_THREADS:
             torch.set_num_threads(settings.TORCH_THREADS)
+        # Denormal floats (near-zero activations) are up to 100x slower on x86 CPUs.
+        torch.set_flush_denormal(True)
         _threads_set.set()

@@ -95,6 +95,44 @@ def test_idempotency_key_returns_the_first_job(user, images):
     assert Job.objects.count() == 1
 
 
+def test_idempotency_key_reused_for_another_request_is_refused(user, images):
+    services.job_submit(
+        owner=user,
+        job_type="image_classification",
+        image_ids=[images[0].id],
+        idempotency_key="abc",
+    )
+    with pytest.raises(DomainError) as err:
+        services.job_submit(
+            owner=user,
+            job_type="image_classification",
+            image_ids=[images[1].id],
+            idempotency_key="abc",
+        )
+    assert (err.value.field, err.value.status_code) == ("idempotency_key", 422)
+    assert Job.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the foreign key is checked at the real commit
+def test_image_deleted_during_submit_is_a_conflict_not_a_crash(user, images, monkeypatch):
+    from images.models import Image
+
+    real = services._owned_images
+
+    def validate_then_delete(**kwargs):
+        found = real(**kwargs)
+        Image.objects.filter(pk=images[0].pk).delete()  # another request deletes it now
+        return found
+
+    monkeypatch.setattr(services, "_owned_images", validate_then_delete)
+    with pytest.raises(DomainError) as err:
+        services.job_submit(
+            owner=user, job_type="image_classification", image_ids=[images[0].id, images[1].id]
+        )
+    assert (err.value.field, err.value.status_code) == ("image_ids", 409)
+    assert Job.objects.count() == 0
+
+
 def test_run_classifies_counts_and_unknown_under_threshold(user, images):
     corrupt = ImageFactory(owner=user, seed=50, corrupt=True)
     job = submit(user, [*images, corrupt], top_k=2, confidence_threshold=1.0)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 import boto3
 import dramatiq
 import pytest
 
+from classifier_site.testing.pytest_env import free_port
 from classifier_site.testing.workers import wait_for
 from jobs import services
 from jobs.models import Job, JobImage
@@ -47,7 +50,11 @@ def test_page_and_api_submits_complete_for_both_job_types(
 ):
     images = [ImageFactory(owner=user, seed=i) for i in range(3)]
     corrupt = ImageFactory(owner=user, seed=60, corrupt=True)
-    worker = dramatiq_worker(queues=QUEUES, env={**inference_weights, **FAST})
+    metrics_port = free_port()
+    worker = dramatiq_worker(
+        queues=QUEUES,
+        env={**inference_weights, **FAST, "WORKER_METRICS_PORT": str(metrics_port)},
+    )
 
     page = client_user.post(
         "/jobs/new/",
@@ -100,6 +107,15 @@ def test_page_and_api_submits_complete_for_both_job_types(
     result = token_client.get(f"/api/v1/result/{api_job_id}").json()
     assert result["result"]["total_images"] == 3
     assert [len(i["all_predictions"]) for i in result["result"]["images"]] == [2, 2, 2]
+
+    # The worker process serves its own counters and latency histogram.
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+        text = response.read().decode()
+    assert (
+        'classifier_job_images_total{job_type="image_classification",outcome="failed"} 1.0' in text
+    )
+    assert 'classifier_job_image_seconds_count{job_type="custom_classification"} 3.0' in text
 
 
 def test_worker_killed_mid_job_then_restarted_completes_once(
