@@ -5,7 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from categories import urls as categories_urls
 from classifier_site import api, health, views
 from images import urls as images_urls
-from inference import urls as inference_urls
 from jobs import urls as jobs_urls
 
 api_v1 = [
@@ -17,7 +16,6 @@ api_v1 = [
     *images_urls.api_urlpatterns,
     *categories_urls.api_urlpatterns,
     *jobs_urls.api_urlpatterns,
-    *inference_urls.api_urlpatterns,
 ]
 
 urlpatterns = [
@@ -30,5 +28,5 @@ urlpatterns = [
     path("images/", include(images_urls.urlpatterns)),
     path("categories/", include(categories_urls.urlpatterns)),
     path("jobs/", include(jobs_urls.urlpatterns)),
-    path("predict/", include(inference_urls.urlpatterns)),
+    path("predict/", include(jobs_urls.predict_urlpatterns)),
 ]

@@ -1,7 +1,7 @@
 # Pages under /jobs/ and API routes under /api/v1/ (the root urlconf includes both lists).
 from django.urls import path
 
-from jobs import api, views
+from jobs import api, predict_api, predict_views, views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
@@ -25,4 +25,13 @@ api_urlpatterns = [
         api.ExportApi.as_view(),
         name="api-job-export",
     ),
+    # Seed 004's single-image predict API (one-image jobs on the high-priority queue).
+    path("predict", predict_api.PredictApi.as_view(), name="api-predict"),
+    path("predictions", predict_api.PredictionListApi.as_view(), name="api-predictions"),
+]
+# The live "classify this one photo" page, under /predict/.
+predict_urlpatterns = [
+    path("", predict_views.predict_page, name="predict"),
+    path("submit/", predict_views.predict_submit, name="predict-submit"),
+    path("<uuid:job_id>/", predict_views.predict_result, name="predict-result"),
 ]

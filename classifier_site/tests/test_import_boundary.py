@@ -18,7 +18,8 @@ get_resolver().url_patterns  # the whole URL tree, as the web process loads it
 from django.contrib import admin
 admin.autodiscover()
 WEB = {"urls", "views", "api", "tasks", "admin", "services", "selectors", "models", "forms",
-       "serializers", "apps", "labels", "registry", "types"}
+       "serializers", "apps", "labels", "registry", "types", "predict_api", "predict_views",
+       "metrics", "exports", "intake", "uploads", "files"}
 loaded = []
 for app in ("classifier_site", "classifier_site.accounts", "images", "categories", "jobs",
             "inference"):

@@ -21,7 +21,7 @@ def _result_context(job) -> dict:
 @require_GET
 def predict_page(request: HttpRequest) -> HttpResponse:
     recent = job_selectors.prediction_list(user=request.user)[:10]
-    return render(request, "inference/predict.html", {"recent": recent})
+    return render(request, "jobs/predict.html", {"recent": recent})
 
 
 @login_required
@@ -43,7 +43,7 @@ def predict_submit(request: HttpRequest) -> HttpResponse:
                 user=request.user, job_id=job.id, timeout=settings.PREDICT_WAIT_SECONDS
             )
             context.update(_result_context(job))
-    template = "inference/predict.html#result" if request.htmx else "inference/predict.html"
+    template = "jobs/predict.html#result" if request.htmx else "jobs/predict.html"
     return render(request, template, context, status=400 if "error" in context else 200)
 
 
@@ -54,5 +54,5 @@ def predict_result(request: HttpRequest, job_id) -> HttpResponse:
         job = job_selectors.job_get(user=request.user, job_id=job_id)
     except NotFound:
         raise Http404("No such prediction.") from None
-    template = "inference/predict.html#result" if request.htmx else "inference/predict.html"
+    template = "jobs/predict.html#result" if request.htmx else "jobs/predict.html"
     return render(request, template, _result_context(job))
