@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 ADDR ?= 127.0.0.1:8000
-PROD_ENV := DEBUG=0 EMBEDDED=0 SECRET_KEY=check-deploy-$$RANDOM-$$RANDOM-$$RANDOM-$$RANDOM-$$RANDOM-xyz \
+PROD_ENV := DEBUG=0 EMBEDDED=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	ALLOWED_HOSTS=classifier.example.com DATABASE_URL=postgres://u@127.0.0.1:5432/x \
 	BROKER_URL=sqs:// S3_BUCKET=classifier-media CACHE_BACKEND=database
 
@@ -40,9 +40,10 @@ run: $(STAMP) ## Start the app at http://127.0.0.1:8000 (SQLite, local files, in
 worker: $(STAMP) ## Run queue workers (needs BROKER_URL): jobs and single-image predictions
 	$(PY) manage.py rundramatiq --processes 1 --threads 1
 
-lint: $(STAMP) ## ruff, import contract (torch stays in the worker), migrations, deploy check
+lint: $(STAMP) ## ruff, mypy, import contracts (torch stays in the worker), migrations, deploy check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy classifier_site images categories jobs inference
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PROD_ENV) $(PY) manage.py check --deploy --fail-level WARNING

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from categories import selectors, services
 from categories.forms import CategoryForm
 from classifier_site.api_errors import DomainError, NotFound
+from classifier_site.http import HtmxHttpRequest
 
 
-def _get(request: HttpRequest, category_id: int):
+def _get(request: HtmxHttpRequest, category_id: int):
     try:
         return selectors.category_get(user=request.user, category_id=category_id)
     except NotFound:
@@ -22,12 +23,12 @@ def _get(request: HttpRequest, category_id: int):
 
 @login_required
 @require_GET
-def category_list(request: HttpRequest) -> HttpResponse:
+def category_list(request: HtmxHttpRequest) -> HttpResponse:
     categories = selectors.category_list(user=request.user)
     return render(request, "categories/list.html", {"categories": categories})
 
 
-def _form_page(request: HttpRequest, *, category=None) -> HttpResponse:
+def _form_page(request: HtmxHttpRequest, *, category=None) -> HttpResponse:
     if request.method == "POST":
         form = CategoryForm(request.POST)
         if form.is_valid():
@@ -57,19 +58,19 @@ def _form_page(request: HttpRequest, *, category=None) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def category_create(request: HttpRequest) -> HttpResponse:
+def category_create(request: HtmxHttpRequest) -> HttpResponse:
     return _form_page(request)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def category_edit(request: HttpRequest, category_id: int) -> HttpResponse:
+def category_edit(request: HtmxHttpRequest, category_id: int) -> HttpResponse:
     return _form_page(request, category=_get(request, category_id))
 
 
 @login_required
 @require_POST
-def category_duplicate(request: HttpRequest, category_id: int) -> HttpResponse:
+def category_duplicate(request: HtmxHttpRequest, category_id: int) -> HttpResponse:
     copy = services.category_duplicate(category=_get(request, category_id))
     messages.success(request, f"Created “{copy.name}”.")
     return redirect("category-edit", category_id=copy.pk)
@@ -77,7 +78,7 @@ def category_duplicate(request: HttpRequest, category_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def category_delete(request: HttpRequest, category_id: int) -> HttpResponse:
+def category_delete(request: HtmxHttpRequest, category_id: int) -> HttpResponse:
     category = _get(request, category_id)
     services.category_delete(category=category)
     if request.htmx:

@@ -24,9 +24,6 @@ from PIL import ImageOps
 
 from classifier_site.api_errors import DomainError
 
-# Pillow only *warns* between its limit and twice its limit; an error is what we want.
-warnings.simplefilter("error", PILImage.DecompressionBombWarning)
-
 
 class ImageRejected(DomainError):
     """An upload that will not be stored. ``message`` says why, for a person to read."""
@@ -94,6 +91,15 @@ def _describe_non_image(data: bytes) -> str:
 
 
 def probe(data: bytes, *, max_pixels: int, strip_location: bool, thumb_px: int) -> Probed:
+    # Pillow only *warns* between its limit and twice its limit; an error is what we want.
+    # Scoped here rather than set process-wide at import (test runners and other code
+    # reset or rely on the global filters).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+        return _probe(data, max_pixels=max_pixels, strip_location=strip_location, thumb_px=thumb_px)
+
+
+def _probe(data: bytes, *, max_pixels: int, strip_location: bool, thumb_px: int) -> Probed:
     if not data:
         raise ImageRejected("The file is empty (0 bytes).", code="empty_file")
     fmt = sniff_format(data[:16])

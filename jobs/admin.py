@@ -9,8 +9,15 @@ class JobImageInline(admin.TabularInline):
     model = JobImage
     extra = 0
     can_delete = False
-    fields = ["position", "filename", "status", "top_label", "top_score", "processing_ms", "error"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "position",
+        "filename",
+        "status",
+        "top_label",
+        "top_score",
+        "processing_ms",
+        "error",
+    )
     show_change_link = False
 
     def has_add_permission(self, request, obj=None) -> bool:

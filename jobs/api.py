@@ -62,7 +62,7 @@ class StatusOutputSerializer(serializers.Serializer):
 
 
 class PredictionScoreSerializer(serializers.Serializer):
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     score = serializers.FloatField()
 
 

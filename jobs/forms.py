@@ -37,10 +37,12 @@ class JobSubmitForm(forms.Form):
 
     def __init__(self, *args, categories=(), model_versions=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", "— none —")] + [
+        category: forms.ChoiceField = self.fields["category"]  # type: ignore[assignment]
+        category.choices = [("", "— none —")] + [
             (c.pk, f"{c.name} ({len(c.labels)} labels)") for c in categories
         ]
-        self.fields["model_version"].choices = [("", "Default")] + [
+        version: forms.ChoiceField = self.fields["model_version"]  # type: ignore[assignment]
+        version.choices = [("", "Default")] + [
             (m.pk, f"{m.get_kind_display()}: {m.name}") for m in model_versions
         ]
 

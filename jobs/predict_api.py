@@ -57,13 +57,13 @@ def prediction_data(job: Job, item: JobImage | None, request: Request) -> dict:
         "prediction_id": job.id,
         "image_id": item.image_id if item else None,
         "status": job.status,
-        "predicted_class": item.top_label if done else None,
-        "confidence_score": item.top_score if done else None,
+        "predicted_class": item.top_label if item and done else None,
+        "confidence_score": item.top_score if item and done else None,
         "prediction_time_ms": (
             round(item.processing_ms) if item and item.processing_ms is not None else None
         ),
         "model_version": job.model_version.name,
-        "all_predictions": item.predictions if done else [],
+        "all_predictions": item.predictions if item and done else [],
         "error": (item.error if item and item.error else None) or job.error_message or None,
         "status_url": reverse("api-job-status", args=[job.id], request=request),
     }

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from classifier_site.api_errors import DomainError, NotFound
+from classifier_site.http import HtmxHttpRequest
 from jobs import selectors as job_selectors
 from jobs import services as job_services
 
@@ -19,14 +20,14 @@ def _result_context(job) -> dict:
 
 @login_required
 @require_GET
-def predict_page(request: HttpRequest) -> HttpResponse:
+def predict_page(request: HtmxHttpRequest) -> HttpResponse:
     recent = job_selectors.prediction_list(user=request.user)[:10]
     return render(request, "jobs/predict.html", {"recent": recent})
 
 
 @login_required
 @require_POST
-def predict_submit(request: HttpRequest) -> HttpResponse:
+def predict_submit(request: HtmxHttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     context: dict = {}
     if upload is None:
@@ -34,7 +35,9 @@ def predict_submit(request: HttpRequest) -> HttpResponse:
     else:
         try:
             job = job_services.predict_submit(
-                owner=request.user, fileobj=upload, filename=upload.name or "upload"
+                owner=request.user,
+                fileobj=upload,  # type: ignore[arg-type]  # an UploadedFile is file-like
+                filename=upload.name or "upload",
             )
         except DomainError as exc:
             context["error"] = exc.message
@@ -49,7 +52,7 @@ def predict_submit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def predict_result(request: HttpRequest, job_id) -> HttpResponse:
+def predict_result(request: HtmxHttpRequest, job_id) -> HttpResponse:
     try:
         job = job_selectors.job_get(user=request.user, job_id=job_id)
     except NotFound:

@@ -219,8 +219,8 @@ def job_submit(
                     job=job,
                     image=image,
                     position=position,
-                    filename=image.original_filename or image.file.name.rsplit("/", 1)[-1],
-                    key=image.file.name,
+                    filename=image.original_filename or (image.file.name or "").rsplit("/", 1)[-1],
+                    key=image.file.name or "",
                     content_hash=image.sha256,
                 )
                 for position, image in enumerate(images)

@@ -6,12 +6,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from categories.selectors import category_list
 from classifier_site.api_errors import DomainError, NotFound
+from classifier_site.http import HtmxHttpRequest
 from images.selectors import ImageFilters, image_ids_owned, image_list
 from inference.models import ModelVersion
 from jobs import selectors, services
@@ -23,14 +24,14 @@ PAGE_SIZE = 25
 PREVIEW = 12
 
 
-def _job(request: HttpRequest, job_id):
+def _job(request: HtmxHttpRequest, job_id):
     try:
         return selectors.job_get(user=request.user, job_id=job_id)
     except NotFound:
         raise Http404("No such job.") from None
 
 
-def _selection(request: HttpRequest, params) -> tuple[list, dict[str, str]]:
+def _selection(request: HtmxHttpRequest, params) -> tuple[list, dict[str, str]]:
     """The images a submit is for: ``image=<id>`` repeated, or ``all=1`` + gallery filters."""
     if params.get("all") == "1":
         filters = ImageFilters.from_params(params)
@@ -42,7 +43,7 @@ def _selection(request: HttpRequest, params) -> tuple[list, dict[str, str]]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def job_new(request: HttpRequest) -> HttpResponse:
+def job_new(request: HtmxHttpRequest) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     image_ids, carried = _selection(request, params)
     form_kwargs = {
@@ -88,7 +89,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = _job(request, job_id)
     progress = selectors.job_progress(job=job)
     context = {"job": job, "progress": progress}
@@ -114,7 +115,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
+def job_cancel(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = _job(request, job_id)
     try:
         services.job_cancel(job=job)
@@ -126,7 +127,7 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_retry(request: HttpRequest, job_id) -> HttpResponse:
+def job_retry(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = _job(request, job_id)
     try:
         services.job_retry_failed(job=job)
@@ -138,7 +139,7 @@ def job_retry(request: HttpRequest, job_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_delete(request: HttpRequest, job_id) -> HttpResponse:
+def job_delete(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = _job(request, job_id)
     try:
         services.job_delete(job=job)
@@ -151,7 +152,7 @@ def job_delete(request: HttpRequest, job_id) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_export(request: HttpRequest, job_id, file_format: str) -> HttpResponse:
+def job_export(request: HtmxHttpRequest, job_id, file_format: str) -> HttpResponse:
     job = _job(request, job_id)
     if file_format not in ("csv", "json"):
         raise Http404("Unknown export format.")
@@ -160,7 +161,7 @@ def job_export(request: HttpRequest, job_id, file_format: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_list(request: HttpRequest) -> HttpResponse:
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
     form = JobFilterForm(request.GET or None)
     filters = selectors.JobFilters.from_params(request.GET)
     jobs = selectors.job_list(user=request.user, filters=filters)

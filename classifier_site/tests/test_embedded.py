@@ -29,8 +29,12 @@ def _embedded_env(tmp_path: Path) -> dict[str, str]:
 
 def _manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=300,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -44,8 +48,11 @@ def embedded_server(tmp_path):
     port = free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-        stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "manage.py", "serve", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -72,7 +79,8 @@ def test_embedded_default_classifies_a_real_photo(embedded_server):
 
     token = requests.post(
         base + "/api/v1/auth/token",
-        data={"username": "demo", "password": "demo-password"}, timeout=10,
+        data={"username": "demo", "password": "demo-password"},
+        timeout=10,
     ).json()["token"]
     api = requests.Session()
     api.headers["Authorization"] = f"Token {token}"
