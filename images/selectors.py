@@ -75,8 +75,14 @@ class ImageFilters:
         if sort not in SORTS:
             bad("sort", f"must be one of {', '.join(SORTS)}.")
             sort = "newest"
+        label = " ".join(str(params.get("label", "") or "").split())[:100]
         return cls(
-            q=q, date_from=dates["date_from"], date_to=dates["date_to"], format=fmt, sort=sort
+            q=q,
+            date_from=dates["date_from"],
+            date_to=dates["date_to"],
+            format=fmt,
+            sort=sort,
+            label=label,
         )
 
     def to_params(self) -> dict[str, str]:

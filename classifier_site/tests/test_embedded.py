@@ -76,6 +76,10 @@ def test_embedded_default_classifies_a_real_photo(embedded_server):
     base, tmp_path = embedded_server
     health = requests.get(base + "/health", timeout=10).json()
     assert health["checks"] == {"database": "ok", "storage": "ok", "broker": "ok"}
+    login_page = requests.get(base + "/accounts/login/", timeout=10)
+    assert login_page.status_code == 200
+    for asset in ("/static/css/app.css", "/static/vendor/htmx.min.js"):
+        assert requests.get(base + asset, timeout=10).status_code == 200
 
     token = requests.post(
         base + "/api/v1/auth/token",

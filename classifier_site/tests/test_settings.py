@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -139,8 +140,6 @@ def test_deploy_check_passes_with_production_variables(tmp_path):
 
 
 def test_env_example_lists_every_variable_the_settings_read():
-    import re
-
     settings_src = (ROOT / "classifier_site" / "settings.py").read_text()
     read = set(re.findall(r'env_\w+\(\s*"([A-Z0-9_]+)"', settings_src))
     listed = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
@@ -164,3 +163,44 @@ def test_production_logs_are_one_json_object_per_line(tmp_path):
     assert record["message"] == "job abc failed"
     assert record["level"] == "WARNING"
     assert record["logger"] == "jobs"
+
+
+def test_pages_render_with_collected_static_files_in_production(tmp_path):
+    env = _clean_env(
+        tmp_path,
+        DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+        SECRET_KEY="k" * 60,
+        ALLOWED_HOSTS="testserver",
+        STATIC_ROOT=str(tmp_path / "static"),
+        SECURE_SSL_REDIRECT="0",
+    )
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert collect.returncode == 0, collect.stderr
+    code = (
+        "import django; django.setup(); from django.test import Client; "
+        "r = Client().get('/accounts/login/'); print(r.status_code); "
+        "print(r.content.decode())"
+    )
+    result = _run(code, env)
+    assert result.returncode == 0, result.stderr
+    status, html = result.stdout.split("\n", 1)
+    assert status == "200"
+    # Hashed names (cache-busting) from the manifest, e.g. app.3f2a9c1b7d4e.css
+    assert re.search(r"/static/css/app\.[0-9a-f]{12}\.css", html)
+
+
+def test_embedded_pages_render_without_collectstatic(tmp_path):
+    code = (
+        "import django; django.setup(); from django.test import Client; "
+        "r = Client().get('/accounts/login/'); print(r.status_code)"
+    )
+    result = _run(code, _clean_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "200"

@@ -16,7 +16,7 @@ def test_gallery_filters_by_predicted_label_and_detail_lists_predictions(client_
     job = services.job_submit(
         owner=user,
         job_type="custom_classification",
-        image_ids=[i.id for i in images],
+        image_ids=[i.id for i in images[:2]],  # the last image is never classified
         custom_labels=["cat", "dog"],
     ).job
     services.job_run(job_id=job.id)
@@ -26,9 +26,16 @@ def test_gallery_filters_by_predicted_label_and_detail_lists_predictions(client_
     )
     found = image_list(user=user, filters=ImageFilters.from_params({"label": label.upper()}))
     assert set(found.values_list("id", flat=True)) == expected
+    # Only images with that label: the never-classified image is filtered out.
+    assert images[2].id not in expected
+    assert images[0].id in expected
     page = client_user.get(f"/images/{images[0].id}/")
     assert page.status_code == 200
     assert f'href="/images/?label={label}"'.encode() in page.content
+    gallery = client_user.get("/images/", {"label": label}).content.decode()
+    assert f'name="label" value="{label}"' in gallery
+    shown = {str(i.id) for i in images if f'value="{i.id}"' in gallery}
+    assert shown == {str(i) for i in expected}
 
 
 def test_image_in_unfinished_job_cannot_be_deleted(user, images):
