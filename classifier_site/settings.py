@@ -262,6 +262,9 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", SQS_MAX_RECEIVES, minimum=1)
 JOB_RETRY_MIN_BACKOFF_MS = env_int("JOB_RETRY_MIN_BACKOFF_MS", 5_000, minimum=1)
 # The sweeper re-dispatches pending jobs (and expired leases) older than this.
 JOB_PENDING_GRACE_SECONDS = env_int("JOB_PENDING_GRACE_SECONDS", 60, minimum=0)
+# A queued job that no worker claimed this long after its last send is sent again (its
+# message may have been dead-lettered before any claim); duplicates are harmless.
+JOB_QUEUED_RESEND_SECONDS = env_int("JOB_QUEUED_RESEND_SECONDS", 3600, minimum=1)
 JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
 JOB_MAX_IMAGES = env_int("JOB_MAX_IMAGES", 10_000, minimum=1)
 # TEST-ONLY fault injection for the worker tests (kill=<job id>, raise=<job id>,

@@ -299,7 +299,9 @@ def jobs_sweep() -> SweepResult:
     - pending longer than JOB_PENDING_GRACE_SECONDS (the send failed or never ran);
     - processing with an expired lease (the worker was killed or lost its connection);
     - processing with a released lease (a retry is due) once the longest retry backoff
-      has passed without it arriving.
+      has passed without it arriving;
+    - queued, unclaimed JOB_QUEUED_RESEND_SECONDS after its last send (the message was
+      dead-lettered before any worker could claim it, e.g. while the database was down).
     Safe to run from many processes at once: a duplicate message is harmless.
     """
     now = timezone.now()
@@ -307,8 +309,10 @@ def jobs_sweep() -> SweepResult:
     lease = timedelta(seconds=settings.JOB_LEASE_SECONDS)
     backoff = timedelta(milliseconds=settings.RETRY_MAX_BACKOFF_MS)
     not_recently_sent = Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - grace)
+    resend = timedelta(seconds=settings.JOB_QUEUED_RESEND_SECONDS)
     stale = Job.objects.filter(not_recently_sent).filter(
         Q(status=JobStatus.PENDING, created_at__lt=now - grace)
+        | Q(status=JobStatus.QUEUED, dispatched_at__lt=now - resend)
         | Q(status=JobStatus.PROCESSING, heartbeat_at__lt=now - lease)
         | Q(
             status=JobStatus.PROCESSING,

@@ -258,6 +258,22 @@ def test_sweep_redispatches_stale_pending_and_fails_exhausted(user, images, sett
     assert services.jobs_sweep().redispatched == []
 
 
+def test_sweep_resends_a_queued_job_nobody_claimed(user, images, settings):
+    settings.JOB_QUEUED_RESEND_SECONDS = 3600
+    lost = submit(user, images[:1])
+    waiting = submit(user, images[1:2])
+    services.job_dispatch(job_id=lost.pk)
+    services.job_dispatch(job_id=waiting.pk)
+    two_hours_ago = timezone.now() - timedelta(hours=2)
+    Job.objects.filter(pk=lost.pk).update(dispatched_at=two_hours_ago, created_at=two_hours_ago)
+    result = services.jobs_sweep()
+    assert (result.redispatched, result.failed) == ([lost.pk], [])
+    lost.refresh_from_db()
+    assert lost.status == "queued"
+    assert lost.dispatched_at > two_hours_ago
+    assert services.jobs_sweep().redispatched == []
+
+
 def test_recover_on_start_resends_unfinished_jobs(user, images):
     job = submit(user, images)
     Job.objects.filter(pk=job.pk).update(status="processing", heartbeat_at=timezone.now())
