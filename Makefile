@@ -31,8 +31,7 @@ system: ## Install missing system packages (Chromium; PostgreSQL if no server ru
 	@bash scripts/ensure-system.sh
 
 run: $(STAMP) ## Start the app at http://127.0.0.1:8000 (SQLite, local files, in-process queue)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py inference_models --refresh
+	$(PY) manage.py release
 	$(PY) manage.py ensure_demo_user
 	@echo "Open http://$(ADDR)/ and log in as demo / demo-password"
 	$(PY) manage.py serve $(ADDR)
