@@ -36,6 +36,43 @@ def templates_resolve(value: str) -> list[str]:
     return templates_custom(value)
 
 
+def encode_text_trimmed(model: Any, tokens: torch.Tensor) -> torch.Tensor:
+    """``model.encode_text`` over only as many positions as the longest prompt uses.
+
+    Tokenizers pad every prompt to the context length (77), but CLIP's text transformer is
+    causal and pools the end-of-text token: positions after it never influence the result.
+    Prompts are ~10-20 tokens, so this runs the transformer on a fraction of the sequence
+    (several times faster on CPU) and gives the same features. Models of another shape
+    (bidirectional, class-token pooling, custom text towers) take the plain path.
+    """
+    from open_clip.transformer import text_global_pool
+
+    plain = (
+        getattr(model, "attn_mask", None) is None
+        or getattr(model, "text_pool_type", None) != "argmax"
+        or not hasattr(model, "token_embedding")
+    )
+    if plain:
+        return model.encode_text(tokens)
+    # The end-of-text token has the highest id (the argmax pooling relies on that too); the
+    # furthest one in the batch bounds the positions that matter. (Counting non-zero ids
+    # would not do: 0 is both the padding and a real token, "!".)
+    length = int(tokens.argmax(dim=1).max().item()) + 1
+    tokens = tokens[:, :length]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast_dtype)
+    x = x + model.positional_embedding[:length].to(cast_dtype)
+    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    x = model.ln_final(x)
+    x = text_global_pool(x, tokens, model.text_pool_type)
+    if model.text_projection is not None:
+        if isinstance(model.text_projection, torch.nn.Linear):
+            x = model.text_projection(x)
+        else:
+            x = x @ model.text_projection
+    return x
+
+
 def _model_config_register(config_file: str) -> None:
     if config_file:
         import open_clip
@@ -88,7 +125,7 @@ class ClipBackend:
         with self._lock, torch.inference_mode():
             for start in range(0, len(prompts), TEXT_BATCH):
                 tokens = self.tokenizer(prompts[start : start + TEXT_BATCH])
-                features = self.model.encode_text(tokens).float()
+                features = encode_text_trimmed(self.model, tokens).float()
                 chunks.append(torch.nn.functional.normalize(features, dim=-1))
             self.texts_forwarded += len(prompts)
             per_prompt = torch.cat(chunks).reshape(len(labels), len(prompts_per_label), -1)

@@ -113,3 +113,31 @@ def test_clip_zero_shot_scores_equal_open_clip(db, inference_weights, photos):
         float(probabilities[0].topk(3).values.sum()),
         atol=1e-4,
     )
+
+
+def test_trimmed_text_encoding_equals_open_clip_encode_text(inference_weights):
+    import open_clip
+
+    from inference.backends.clip import encode_text_trimmed
+
+    open_clip.add_model_config(inference_weights["CLIP_MODEL_CONFIG"])
+    model, _, _ = open_clip.create_model_and_transforms(
+        "ViT-B-32-tiny",
+        pretrained=f"{inference_weights['WEIGHTS_DIR']}/ViT-B-32-tiny_random.bin",
+    )
+    model.eval()
+    tokenizer = open_clip.get_tokenizer("ViT-B-32-tiny")
+    prompts = [
+        "a photo of a cat.",
+        "wow! a dog!!",  # "!" is token 0, the same id as padding
+        "a " + "very " * 90 + "long prompt cut at the context length",
+        "x",
+    ]
+    tokens = tokenizer(prompts)
+    with torch.no_grad():
+        full = model.encode_text(tokens)
+        trimmed = encode_text_trimmed(model, tokens)
+        shortest = encode_text_trimmed(model, tokenizer(["x"]))
+    assert trimmed.shape == full.shape
+    assert torch.allclose(trimmed, full, atol=1e-5)
+    assert torch.allclose(shortest[0], full[3], atol=1e-5)
