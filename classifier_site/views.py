@@ -5,8 +5,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from images.selectors import image_list
+from jobs.models import ACTIVE_STATUSES
+from jobs.selectors import job_list
+
 
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard.html", {})
+    jobs = job_list(user=request.user)
+    context = {
+        "image_count": image_list(user=request.user).count(),
+        "active_jobs": jobs.filter(status__in=ACTIVE_STATUSES).count(),
+        "recent_jobs": list(jobs[:5]),
+        "recent_images": list(image_list(user=request.user)[:8]),
+    }
+    return render(request, "dashboard.html", context)
