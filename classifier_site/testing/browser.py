@@ -36,3 +36,12 @@ def chromium_page() -> Iterator:
             yield page
         finally:
             browser.close()
+
+
+def browser_login(page, base_url: str, username: str, password: str) -> None:
+    """Log a page in through the real login form."""
+    page.goto(base_url + "/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Log in')")
+    page.wait_for_selector("h1:has-text('Hello,')")

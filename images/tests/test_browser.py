@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from classifier_site.testing.browser import chromium_page
-from classifier_site.testing.browser_login import browser_login
+from classifier_site.testing.browser import browser_login, chromium_page
 from images.models import Image
 from images.tests.corpus import jpeg
 
