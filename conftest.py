@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from classifier_site.accounts.tests.factories import UserFactory
+from classifier_site.storage import s3_media_storage
 from classifier_site.testing.workers import WorkerProcess
 
 PASSWORD = "correct-horse-battery"
@@ -92,18 +93,9 @@ def s3_storage(settings, s3_bucket, moto_url):
     """Switch default storage to S3 (django-storages) on the loopback server."""
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": s3_bucket,
-                "endpoint_url": moto_url,
-                "region_name": "us-east-1",
-                "default_acl": None,
-                "querystring_auth": True,
-                "querystring_expire": 300,
-                "file_overwrite": False,
-            },
-        },
+        "default": s3_media_storage(
+            bucket=s3_bucket, endpoint_url=moto_url, region="us-east-1", url_expiry_seconds=300
+        ),
     }
     settings.S3_BUCKET = s3_bucket
     settings.S3_ENDPOINT_URL = moto_url

@@ -21,6 +21,7 @@ from classifier_site.env import env_bool, env_choice, env_float, env_int, env_li
 os.environ.setdefault("dramatiq_queue_prefetch", str(env_int("WORKER_PREFETCH", 1, minimum=1)))
 
 from classifier_site.broker import dramatiq_broker_settings  # noqa: E402
+from classifier_site.storage import s3_media_storage  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
@@ -169,19 +170,12 @@ S3_BUCKET = env_str("S3_BUCKET")
 S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
 AWS_REGION = env_str("AWS_REGION", "us-east-1")
 if S3_BUCKET:
-    _media_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": S3_BUCKET,
-            "endpoint_url": S3_ENDPOINT_URL or None,
-            "region_name": AWS_REGION,
-            "default_acl": None,  # the bucket is private; objects inherit it
-            "querystring_auth": True,
-            "querystring_expire": env_int("S3_URL_EXPIRY_SECONDS", 300, minimum=1),
-            "file_overwrite": False,
-            "object_parameters": {"CacheControl": "private, max-age=300"},
-        },
-    }
+    _media_storage = s3_media_storage(
+        bucket=S3_BUCKET,
+        endpoint_url=S3_ENDPOINT_URL,
+        region=AWS_REGION,
+        url_expiry_seconds=env_int("S3_URL_EXPIRY_SECONDS", 300, minimum=1),
+    )
 else:
     _media_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

@@ -8,6 +8,8 @@ move a job forward, and a result row is written at most once (pending -> done).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -247,9 +249,6 @@ def job_submit(
 
 
 def _fingerprint(*parts: Any) -> str:
-    import hashlib
-    import json
-
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 

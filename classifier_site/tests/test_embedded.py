@@ -4,46 +4,29 @@ files, the in-process queue and worker, and the offline ImageNet model on a real
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 from PIL import Image as PILImage
 from skimage import data as samples
 
+from classifier_site.testing.processes import ROOT, clean_env, run_manage
 from classifier_site.testing.pytest_env import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _embedded_env(tmp_path: Path) -> dict[str, str]:
-    keep = {"PATH", "HOME", "LANG"}
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update({"DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"})
-    return env
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_manage(*args, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
 @pytest.fixture
 def embedded_server(tmp_path):
-    env = _embedded_env(tmp_path)
-    _manage(env, "migrate", "--noinput")
+    env = clean_env(tmp_path / "data", HF_HUB_OFFLINE="1")
+    _manage(env, "release")  # as `make run` does
     assert "username=demo password=demo-password" in _manage(env, "ensure_demo_user")
     port = free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below

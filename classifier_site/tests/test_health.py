@@ -2,15 +2,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from classifier_site.testing.processes import run_python
 from classifier_site.testing.pytest_env import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, django
@@ -47,15 +43,7 @@ def test_health_is_503_when_the_bucket_is_missing(client, s3_storage, settings):
 
 
 def _probe(**env: str) -> dict:
-    full = {**os.environ, **env}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(PROBE, {**os.environ, **env})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

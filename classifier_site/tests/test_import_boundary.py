@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from classifier_site.testing.processes import run_python
 
 PROBE = r"""
 import importlib, pkgutil, sys
@@ -35,14 +32,7 @@ print("HEAVY", ",".join(heavy) or "-")
 
 
 def test_web_modules_do_not_import_torch():
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = run_python(PROBE, dict(os.environ))
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
     assert int(lines["LOADED"]) >= 12

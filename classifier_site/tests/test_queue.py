@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import boto3
 import dramatiq
@@ -14,8 +11,7 @@ from django.conf import settings
 from dramatiq.middleware import Retries
 
 from classifier_site.broker import QUEUE_JOBS, RedrivingSQSBroker
-
-ROOT = Path(__file__).resolve().parents[2]
+from classifier_site.testing.processes import run_python
 
 
 def _sqs():
@@ -76,8 +72,6 @@ def test_redrive_moves_a_message_after_three_receives(settings):
 def test_worker_processes_prefetch_one_message():
     code = "import django; django.setup(); import dramatiq.worker as w; print(w.QUEUE_PREFETCH)"
     env = {k: v for k, v in os.environ.items() if k != "dramatiq_queue_prefetch"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    out = run_python(code, env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"

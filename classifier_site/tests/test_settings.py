@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from classifier_site.testing.processes import ROOT, clean_env, run_manage, run_python
 
 PROBE = """
 import json, django
@@ -29,27 +25,8 @@ print(json.dumps({
 """
 
 
-def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    keep = {"PATH", "HOME", "LANG", "SYSTEMROOT"}
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update({"DJANGO_SETTINGS_MODULE": "classifier_site.settings", "DATA_DIR": str(tmp_path)})
-    env.update(extra)
-    return env
-
-
-def _run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_no_variables_gives_the_embedded_default(tmp_path):
-    result = _run(PROBE, _clean_env(tmp_path))
+    result = run_python(PROBE, clean_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
         "engine": "django.db.backends.sqlite3",
@@ -66,7 +43,7 @@ def test_no_variables_gives_the_embedded_default(tmp_path):
 
 
 def test_production_variables_switch_every_backend(tmp_path):
-    env = _clean_env(
+    env = clean_env(
         tmp_path,
         DATABASE_URL="postgres://u@127.0.0.1:5432/x",
         SECRET_KEY="k" * 60,
@@ -77,7 +54,7 @@ def test_production_variables_switch_every_backend(tmp_path):
         AWS_SECRET_ACCESS_KEY="x",
         AWS_REGION="eu-west-1",
     )
-    result = _run(PROBE, env)
+    result = run_python(PROBE, env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
         "engine": "django.db.backends.postgresql",
@@ -92,32 +69,32 @@ def test_production_variables_switch_every_backend(tmp_path):
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path):
-    env = _clean_env(
+    env = clean_env(
         tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x", ALLOWED_HOSTS="app.example.com"
     )
-    result = _run(PROBE, env)
+    result = run_python(PROBE, env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
 
 def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
-    env = _clean_env(tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x", SECRET_KEY="k" * 60)
-    result = _run(PROBE, env)
+    env = clean_env(tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x", SECRET_KEY="k" * 60)
+    result = run_python(PROBE, env)
     assert result.returncode != 0
     assert "ALLOWED_HOSTS must be set" in result.stderr
 
 
 def test_bad_values_fail_loudly(tmp_path):
-    result = _run(PROBE, _clean_env(tmp_path, DEBUG="maybe"))
+    result = run_python(PROBE, clean_env(tmp_path, DEBUG="maybe"))
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
-    result = _run(PROBE, _clean_env(tmp_path, RETRY_MAX_BACKOFF_MS="3600000"))
+    result = run_python(PROBE, clean_env(tmp_path, RETRY_MAX_BACKOFF_MS="3600000"))
     assert result.returncode != 0
     assert "at most 900000" in result.stderr
 
 
 def test_deploy_check_passes_with_production_variables(tmp_path):
-    env = _clean_env(
+    env = clean_env(
         tmp_path,
         DATABASE_URL="postgres://u@127.0.0.1:5432/x",
         SECRET_KEY="a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
@@ -127,14 +104,7 @@ def test_deploy_check_passes_with_production_variables(tmp_path):
         AWS_ACCESS_KEY_ID="x",
         AWS_SECRET_ACCESS_KEY="x",
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -147,7 +117,7 @@ def test_env_example_lists_every_variable_the_settings_read():
 
 
 def test_production_logs_are_one_json_object_per_line(tmp_path):
-    env = _clean_env(
+    env = clean_env(
         tmp_path,
         DATABASE_URL="postgres://u@127.0.0.1:5432/x",
         SECRET_KEY="k" * 60,
@@ -157,7 +127,7 @@ def test_production_logs_are_one_json_object_per_line(tmp_path):
         "import django, logging; django.setup(); "
         "logging.getLogger('jobs').warning('job %s failed', 'abc')"
     )
-    result = _run(code, env)
+    result = run_python(code, env)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stderr.strip().splitlines()[-1])
     assert record["message"] == "job abc failed"
@@ -166,7 +136,7 @@ def test_production_logs_are_one_json_object_per_line(tmp_path):
 
 
 def test_pages_render_with_collected_static_files_in_production(tmp_path):
-    env = _clean_env(
+    env = clean_env(
         tmp_path,
         DATABASE_URL="postgres://u@127.0.0.1:5432/x",
         SECRET_KEY="k" * 60,
@@ -174,21 +144,14 @@ def test_pages_render_with_collected_static_files_in_production(tmp_path):
         STATIC_ROOT=str(tmp_path / "static"),
         SECURE_SSL_REDIRECT="0",
     )
-    collect = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    collect = run_manage("collectstatic", "--noinput", "-v0", env=env)
     assert collect.returncode == 0, collect.stderr
     code = (
         "import django; django.setup(); from django.test import Client; "
         "r = Client().get('/accounts/login/'); print(r.status_code); "
         "print(r.content.decode())"
     )
-    result = _run(code, env)
+    result = run_python(code, env)
     assert result.returncode == 0, result.stderr
     status, html = result.stdout.split("\n", 1)
     assert status == "200"
@@ -201,6 +164,6 @@ def test_embedded_pages_render_without_collectstatic(tmp_path):
         "import django; django.setup(); from django.test import Client; "
         "r = Client().get('/accounts/login/'); print(r.status_code)"
     )
-    result = _run(code, _clean_env(tmp_path))
+    result = run_python(code, clean_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "200"
