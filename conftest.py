@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from classifier_site.accounts.tests.factories import UserFactory
-from classifier_site.storage import s3_media_storage
+from classifier_site.core.storage import s3_media_storage
 from classifier_site.testing.workers import WorkerProcess
 
 PASSWORD = "correct-horse-battery"

@@ -68,7 +68,6 @@ def main() -> None:
             "SECRET_KEY": "bench-" + uuid.uuid4().hex,
             "DEBUG": "0",
             "EMBEDDED": "1",
-            "PLAIN_STATIC": "1",
             "DATA_DIR": str(tmp),
             "LOG_LEVEL": "WARNING",
             "INPROCESS_WORKER": "0",

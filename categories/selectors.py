@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from categories.models import Category
-from classifier_site.api_errors import NotFound
+from classifier_site.core.errors import NotFound
 
 
 def category_list(*, user) -> QuerySet[Category]:

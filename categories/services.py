@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from django.db import IntegrityError, transaction
 
 from categories.models import Category
-from classifier_site.api_errors import DomainError
+from classifier_site.core.errors import DomainError
 from inference.labels import LabelError, labels_clean
 
 NAME_MAX = 100

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from categories import selectors, services
 from categories.forms import CategoryForm
-from classifier_site.api_errors import DomainError, NotFound
-from classifier_site.http import HtmxHttpRequest
+from classifier_site.core.errors import DomainError, NotFound
+from classifier_site.core.http import HtmxHttpRequest
 
 
 def _get(request: HtmxHttpRequest, category_id: int):

@@ -43,7 +43,7 @@ def _check_broker() -> None:
     broker = dramatiq.get_broker()
     queue_url = getattr(broker, "queue_url", None)
     if queue_url is not None:
-        from classifier_site.broker import QUEUE_JOBS
+        from classifier_site.core.broker import QUEUE_JOBS
 
         broker.declare_queue(QUEUE_JOBS)
         queue_url(QUEUE_JOBS)

@@ -13,15 +13,15 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from classifier_site.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from classifier_site.core.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 # Each worker thread holds one message at a time: a long job never sits prefetched behind
 # another while an idle worker could take it. Dramatiq reads this when it is first imported,
 # so it is set before the broker module imports dramatiq (worker processes inherit it).
 os.environ.setdefault("dramatiq_queue_prefetch", str(env_int("WORKER_PREFETCH", 1, minimum=1)))
 
-from classifier_site.broker import dramatiq_broker_settings  # noqa: E402
-from classifier_site.storage import s3_media_storage  # noqa: E402
+from classifier_site.core.broker import dramatiq_broker_settings  # noqa: E402
+from classifier_site.core.storage import s3_media_storage  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
@@ -188,7 +188,7 @@ STORAGES = {
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             # Embedded runs straight from the checkout (no collectstatic step); production
             # serves hashed, compressed files collected at image build time.
-            if DEBUG or EMBEDDED or env_bool("PLAIN_STATIC", False)
+            if DEBUG or EMBEDDED
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
@@ -261,11 +261,6 @@ JOB_PENDING_GRACE_SECONDS = env_int("JOB_PENDING_GRACE_SECONDS", 60, minimum=0)
 JOB_QUEUED_RESEND_SECONDS = env_int("JOB_QUEUED_RESEND_SECONDS", 3600, minimum=1)
 JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
 JOB_MAX_IMAGES = env_int("JOB_MAX_IMAGES", 10_000, minimum=1)
-# TEST-ONLY fault injection for the worker tests (kill=<job id>, raise=<job id>,
-# sleep=<seconds per batch>). Refused outside the test harness.
-JOBS_TEST_FAULT = env_str("JOBS_TEST_FAULT")
-if JOBS_TEST_FAULT and env_str("CLASSIFIER_TEST_ENV") != "1":
-    raise ImproperlyConfigured("JOBS_TEST_FAULT is for the test suite only.")
 if JOB_LEASE_SECONDS >= SQS_VISIBILITY_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         "JOB_LEASE_SECONDS must be shorter than SQS_VISIBILITY_TIMEOUT_SECONDS, or a "
@@ -304,7 +299,7 @@ REST_FRAMEWORK = {
         "anon": env_str("THROTTLE_ANON", "100/hour"),
         "token_obtain": env_str("THROTTLE_TOKEN_OBTAIN", "10/minute"),
     },
-    "EXCEPTION_HANDLER": "classifier_site.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "classifier_site.core.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
@@ -362,8 +357,3 @@ LOGGING = {
 PROMETHEUS_EXPORT_MIGRATIONS = False
 SERVICE_NAME = "classifier"
 METRICS_TOKEN = env_str("METRICS_TOKEN")  # optional bearer token guarding /metrics
-
-# --- Job recovery hooks (the embedded single process calls these; production runs
-# `manage.py sweep_jobs --loop` or the periodic actor) -----------------------------------
-RECOVERY_HOOK = "jobs.services.jobs_recover_on_start"
-SWEEP_HOOK = "jobs.services.jobs_sweep"

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.settings import APISettings, api_settings
 from rest_framework.views import APIView
 
-from classifier_site.api_errors import error_body
+from classifier_site.core.errors import error_body
 from images import selectors, services
 from images.files import image_file_response
 from images.models import Image

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from classifier_site.api_errors import DomainError
+from classifier_site.core.errors import DomainError
 
 
 class ImageRejected(DomainError):

@@ -14,10 +14,10 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from classifier_site.api_errors import DomainError
+from classifier_site.core.errors import DomainError
 from images.intake import FORMATS
 from images.models import Image
-from jobs.models import JobImage
+from images.relations import relations
 
 # sort name -> (ordering field, descending). The id breaks ties in the same direction.
 SORTS: dict[str, tuple[str, bool]] = {
@@ -126,12 +126,8 @@ def image_list(*, user, filters: ImageFilters | None = None) -> QuerySet[Image]:
     if filters.format:
         qs = qs.filter(format=FORMAT_CHOICES[filters.format])
     if filters.label:
-        # Images whose top prediction (above the job's threshold) was this label.
-        qs = qs.filter(
-            id__in=JobImage.objects.filter(
-                job__owner=user, status="classified", top_label__iexact=filters.label
-            ).values("image_id")
-        )
+        labelled = relations().image_ids_labelled(user=user, label=filters.label)
+        qs = qs.filter(id__in=labelled) if labelled is not None else qs.none()
     name, desc = SORTS[filters.sort]
     sign = "-" if desc else ""
     return qs.order_by(f"{sign}{name}", f"{sign}id")

@@ -23,10 +23,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from classifier_site.api_errors import Conflict, DomainError, NotFound
+from classifier_site.core.errors import Conflict, DomainError, NotFound
 from images import intake
 from images.intake import ImageRejected, sanitize_filename
 from images.models import Image
+from images.relations import relations
 
 __all__ = [
     "DirectUpload",
@@ -300,9 +301,7 @@ def images_delete(*, user, ids: Iterable[Any]) -> int:
             )
         if len(rows) != len(wanted):
             raise NotFound("Image not found.")
-        from jobs.selectors import image_ids_in_active_jobs
-
-        busy = image_ids_in_active_jobs(image_ids=id_list)
+        busy = relations().image_ids_in_use(image_ids=id_list)
         if busy:
             raise Conflict(
                 f"{len(busy)} of these image(s) are in a job that has not finished; cancel "

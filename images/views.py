@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from classifier_site.api_errors import NotFound
+from classifier_site.core.errors import NotFound
 from images import selectors, services
 from images.files import image_file_response
 from images.forms import UploadForm

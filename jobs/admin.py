@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from classifier_site.api_errors import DomainError
+from classifier_site.core.errors import DomainError
 from jobs import services
 from jobs.models import Job, JobImage, JobStatus
 

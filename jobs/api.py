@@ -1,4 +1,5 @@
-"""Jobs API (seed 000 shapes): submit, status, result, list, cancel, retry, export, delete."""
+"""Jobs API: submit, status, result, list, cancel, retry, export, delete (the shapes the
+system we replace documented)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,10 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Deferred: models and selectors need the app registry this hook runs after.
+        from images.relations import relations_register
         from jobs.metrics import register_collector
+        from jobs.selectors import JobImageRelations
 
         register_collector()
+        relations_register(JobImageRelations())

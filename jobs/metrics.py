@@ -85,7 +85,7 @@ class JobsCollector:
 def _queue_depths():
     import dramatiq
 
-    from classifier_site.broker import QUEUE_JOBS, QUEUE_PREDICT
+    from classifier_site.core.broker import QUEUE_JOBS, QUEUE_PREDICT
 
     broker = dramatiq.get_broker()
     for name in (QUEUE_JOBS, QUEUE_PREDICT):

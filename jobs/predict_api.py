@@ -1,4 +1,4 @@
-"""Seed 004's single-image API: POST /api/v1/predict, GET /api/v1/predictions.
+"""The single-image API: POST /api/v1/predict, GET /api/v1/predictions.
 
 Kept apart from the inference engine: the web process stores the upload and queues a
 one-image job on the high-priority queue; a worker classifies it.

@@ -8,8 +8,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from classifier_site.api_errors import DomainError, NotFound
-from classifier_site.http import HtmxHttpRequest
+from classifier_site.core.errors import DomainError, NotFound
+from classifier_site.core.http import HtmxHttpRequest
 from jobs import selectors as job_selectors
 from jobs import services as job_services
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,8 +12,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from classifier_site.api_errors import NotFound
-from jobs.models import ItemStatus, Job, JobImage, JobSource, JobStatus, JobType
+from classifier_site.core.errors import NotFound
+from jobs.models import ACTIVE_STATUSES, ItemStatus, Job, JobImage, JobSource, JobStatus, JobType
 
 JOB_SORTS = {
     "created": "created_at",
@@ -173,7 +174,7 @@ def job_total_processing_ms(*, job: Job) -> float:
 
 
 def prediction_list(*, user) -> QuerySet[JobImage]:
-    """A user's single-image predictions (seed 004), newest first."""
+    """A user's single-image predictions, newest first."""
     return (
         JobImage.objects.filter(job__owner=user, job__source=JobSource.PREDICT)
         .select_related("job", "job__model_version")
@@ -206,17 +207,24 @@ def job_wait(*, user, job_id, timeout: float, interval: float = 0.1) -> Job:
         time.sleep(interval)
 
 
-def image_ids_in_active_jobs(*, image_ids) -> set:
-    """Which of these images a pending, queued or processing job still has to read.
+class JobImageRelations:
+    """Answers images' questions about jobs (registered in ``JobsConfig.ready``)."""
 
-    Called by image deletion, which has already checked that the images are the user's.
-    """
-    from jobs.models import ACTIVE_STATUSES
+    def image_ids_in_use(self, *, image_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these images a pending, queued or processing job still has to read.
 
-    return set(
-        JobImage.objects.filter(
-            image_id__in=list(image_ids),
-            job__status__in=ACTIVE_STATUSES,
-            status=ItemStatus.PENDING,
-        ).values_list("image_id", flat=True)
-    )
+        Called by image deletion, which has already checked that the images are the user's.
+        """
+        return set(
+            JobImage.objects.filter(
+                image_id__in=list(image_ids),
+                job__status__in=ACTIVE_STATUSES,
+                status=ItemStatus.PENDING,
+            ).values_list("image_id", flat=True)
+        )
+
+    def image_ids_labelled(self, *, user: Any, label: str) -> QuerySet[Any]:
+        """Images whose top prediction (above the job's threshold) was this label."""
+        return JobImage.objects.filter(
+            job__owner=user, status=ItemStatus.CLASSIFIED, top_label__iexact=label
+        ).values("image_id")

@@ -11,9 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import signal
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -29,10 +26,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from categories.models import Category
-from classifier_site.api_errors import Conflict, DomainError
+from classifier_site.core.errors import Conflict, DomainError
+from images import services as image_services
 from images.models import Image
 from inference import services as inference
 from inference.labels import LabelError, labels_clean
+from inference.models import ModelVersion
 from inference.types import ImageInput, ImageOutcome
 from jobs import metrics
 from jobs.models import (
@@ -63,7 +62,7 @@ class SubmitResult:
     created: bool  # False when an Idempotency-Key matched an earlier job
 
 
-def _parse_ids(image_ids: Iterable[Any]) -> list[uuid.UUID]:
+def _parse_ids(image_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
     ids: list[uuid.UUID] = []
     seen: set[uuid.UUID] = set()
     for raw in image_ids:
@@ -77,7 +76,7 @@ def _parse_ids(image_ids: Iterable[Any]) -> list[uuid.UUID]:
     return ids
 
 
-def _owned_images(*, owner, image_ids: Iterable[Any]) -> list[Image]:
+def _owned_images(*, owner, image_ids: Iterable[uuid.UUID | str]) -> list[Image]:
     ids = _parse_ids(image_ids)
     if not ids:
         raise DomainError("Choose at least one image.", field="image_ids")
@@ -92,7 +91,7 @@ def _owned_images(*, owner, image_ids: Iterable[Any]) -> list[Image]:
     return [found[i] for i in ids]
 
 
-def _clean_options(top_k: Any, confidence_threshold: Any) -> tuple[int, float]:
+def _clean_options(top_k: int, confidence_threshold: float) -> tuple[int, float]:
     try:
         top_k = int(top_k)
     except (TypeError, ValueError):
@@ -110,9 +109,7 @@ def _clean_options(top_k: Any, confidence_threshold: Any) -> tuple[int, float]:
     return top_k, threshold
 
 
-def _resolve_model(job_type: str, model_version_id: Any):
-    from inference.models import ModelVersion
-
+def _resolve_model(job_type: str, model_version_id: int | None) -> ModelVersion:
     kind = MODEL_KIND[JobType(job_type)]
     if model_version_id in (None, ""):
         try:
@@ -128,14 +125,14 @@ def _resolve_model(job_type: str, model_version_id: Any):
 
 
 def _resolve_labels(
-    *, owner, job_type: str, labels: Sequence[str] | str | None, category_id: Any
+    *, owner, job_type: str, labels: Sequence[str] | str | None, category_id: int | None
 ) -> tuple[list[str], Category | None]:
     if job_type != JobType.CUSTOM_CLASSIFICATION:
         return [], None  # the ImageNet model has its own 1000 classes
     category = None
     if category_id not in (None, ""):
         try:
-            category = Category.objects.get(owner=owner, pk=int(category_id))
+            category = Category.objects.get(owner=owner, pk=int(category_id))  # type: ignore[arg-type]
         except (Category.DoesNotExist, ValueError, TypeError):
             raise DomainError("Unknown category.", field="category_id") from None
     if isinstance(labels, str):
@@ -153,16 +150,108 @@ def _resolve_labels(
         raise DomainError(str(exc), field="custom_labels") from None
 
 
+@dataclass(frozen=True)
+class JobSpec:
+    """A submit request once validated: everything the job's rows are written from."""
+
+    job_type: str
+    model_version: ModelVersion
+    category: Category | None
+    labels: list[str]
+    top_k: int
+    confidence_threshold: float
+    images: list[Image]
+
+
+def _job_spec_validate(
+    *,
+    owner,
+    job_type: str,
+    image_ids: Sequence[uuid.UUID | str],
+    top_k: int,
+    confidence_threshold: float,
+    custom_labels: Sequence[str] | str | None,
+    category_id: int | None,
+    model_version_id: int | None,
+) -> JobSpec:
+    """Check a request field by field; raises DomainError naming the first bad field."""
+    if job_type not in JobType.values:
+        raise DomainError(f"Must be one of: {', '.join(JobType.values)}.", field="job_type")
+    top_k, threshold = _clean_options(top_k, confidence_threshold)
+    labels, category = _resolve_labels(
+        owner=owner, job_type=job_type, labels=custom_labels, category_id=category_id
+    )
+    return JobSpec(
+        job_type=job_type,
+        model_version=_resolve_model(job_type, model_version_id),
+        category=category,
+        labels=labels,
+        top_k=top_k,
+        confidence_threshold=threshold,
+        images=_owned_images(owner=owner, image_ids=image_ids),
+    )
+
+
+def _job_create(
+    *, owner, spec: JobSpec, source: str, idempotency_key: str, fingerprint: str
+) -> Job:
+    """Write the job and one row per image in one transaction; dispatch on commit."""
+    with transaction.atomic():
+        job = Job.objects.create(
+            owner=owner,
+            job_type=spec.job_type,
+            source=source,
+            model_version=spec.model_version,
+            category=spec.category,
+            labels=spec.labels,
+            top_k=spec.top_k,
+            confidence_threshold=spec.confidence_threshold,
+            total=len(spec.images),
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
+        )
+        JobImage.objects.bulk_create(
+            JobImage(
+                job=job,
+                image=image,
+                position=position,
+                filename=image.original_filename or (image.file.name or "").rsplit("/", 1)[-1],
+                key=image.file.name or "",
+                content_hash=image.sha256,
+            )
+            for position, image in enumerate(spec.images)
+        )
+        transaction.on_commit(partial(job_dispatch, job_id=job.id))
+    return job
+
+
+def _job_for_key(*, owner, idempotency_key: str, fingerprint: str) -> Job | None:
+    """The job an earlier request with this Idempotency-Key created, if any; 422 when that
+    request asked for something else."""
+    if not idempotency_key:
+        return None
+    existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    if existing.request_fingerprint and existing.request_fingerprint != fingerprint:
+        raise DomainError(
+            "This Idempotency-Key was already used for a different request; use a new key.",
+            field="idempotency_key",
+            status_code=422,
+        )
+    return existing
+
+
 def job_submit(
     *,
     owner,
     job_type: str,
-    image_ids: Iterable[Any],
-    top_k: Any = 5,
-    confidence_threshold: Any = 0.0,
+    image_ids: Iterable[uuid.UUID | str],
+    top_k: int = 5,
+    confidence_threshold: float = 0.0,
     custom_labels: Sequence[str] | str | None = None,
-    category_id: Any = None,
-    model_version_id: Any = None,
+    category_id: int | None = None,
+    model_version_id: int | None = None,
     idempotency_key: str = "",
     source: str = JobSource.BATCH,
 ) -> SubmitResult:
@@ -188,56 +277,35 @@ def job_submit(
         if idempotency_key
         else ""
     )
-    if idempotency_key:
-        existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return SubmitResult(_same_request(existing, fingerprint), created=False)
-    if job_type not in JobType.values:
-        raise DomainError(f"Must be one of: {', '.join(JobType.values)}.", field="job_type")
-    top_k, threshold = _clean_options(top_k, confidence_threshold)
-    labels, category = _resolve_labels(
-        owner=owner, job_type=job_type, labels=custom_labels, category_id=category_id
+    earlier = _job_for_key(owner=owner, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    if earlier is not None:
+        return SubmitResult(earlier, created=False)
+    spec = _job_spec_validate(
+        owner=owner,
+        job_type=job_type,
+        image_ids=image_ids,
+        top_k=top_k,
+        confidence_threshold=confidence_threshold,
+        custom_labels=custom_labels,
+        category_id=category_id,
+        model_version_id=model_version_id,
     )
-    model_version = _resolve_model(job_type, model_version_id)
-    images = _owned_images(owner=owner, image_ids=image_ids)
-
     try:
-        with transaction.atomic():
-            job = Job.objects.create(
-                owner=owner,
-                job_type=job_type,
-                source=source,
-                model_version=model_version,
-                category=category,
-                labels=labels,
-                top_k=top_k,
-                confidence_threshold=threshold,
-                total=len(images),
-                idempotency_key=idempotency_key,
-                request_fingerprint=fingerprint,
-            )
-            JobImage.objects.bulk_create(
-                JobImage(
-                    job=job,
-                    image=image,
-                    position=position,
-                    filename=image.original_filename or (image.file.name or "").rsplit("/", 1)[-1],
-                    key=image.file.name or "",
-                    content_hash=image.sha256,
-                )
-                for position, image in enumerate(images)
-            )
-            transaction.on_commit(partial(job_dispatch, job_id=job.id))
+        job = _job_create(
+            owner=owner,
+            spec=spec,
+            source=source,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
     except IntegrityError:
         # A concurrent request with the same key committed first: the unique constraint
         # made this insert wait for it, then fail. Its job is the answer.
-        existing = (
-            Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
-            if idempotency_key
-            else None
+        earlier = _job_for_key(
+            owner=owner, idempotency_key=idempotency_key, fingerprint=fingerprint
         )
-        if existing is not None:
-            return SubmitResult(_same_request(existing, fingerprint), created=False)
+        if earlier is not None:
+            return SubmitResult(earlier, created=False)
         # Otherwise an image was deleted between validation and commit (its foreign key
         # no longer holds): nothing was stored, and the person can simply submit again.
         raise Conflict(
@@ -248,18 +316,8 @@ def job_submit(
     return SubmitResult(job, created=True)
 
 
-def _fingerprint(*parts: Any) -> str:
+def _fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
-
-
-def _same_request(existing: Job, fingerprint: str) -> Job:
-    if existing.request_fingerprint and existing.request_fingerprint != fingerprint:
-        raise DomainError(
-            "This Idempotency-Key was already used for a different request; use a new key.",
-            field="idempotency_key",
-            status_code=422,
-        )
-    return existing
 
 
 # --- dispatch ----------------------------------------------------------------------------
@@ -267,7 +325,7 @@ def _same_request(existing: Job, fingerprint: str) -> Job:
 
 def job_dispatch(*, job_id: uuid.UUID) -> bool:
     """Send the job's message. Never raises: a failed send leaves the job for the sweeper."""
-    from jobs import tasks
+    from jobs import tasks  # the actors call these services: a cycle, broken here
 
     job = Job.objects.filter(pk=job_id).only("id", "source", "status").first()
     if job is None or job.status in TERMINAL_STATUSES:
@@ -469,23 +527,7 @@ def _recount(job_id) -> dict[str, int]:
 
 
 def _open_image(image: Image) -> BinaryIO:
-    from images import services as image_services
-
     return image_services.image_open(image)
-
-
-def _test_fault(job: Job, *, stage: str) -> None:
-    """TEST-ONLY: the worker tests' fault injection (settings.JOBS_TEST_FAULT)."""
-    spec = settings.JOBS_TEST_FAULT
-    if not spec:
-        return
-    faults = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
-    if stage == "claim" and faults.get("kill") == str(job.pk):
-        os.kill(os.getpid(), signal.SIGKILL)
-    if stage == "claim" and faults.get("raise") == str(job.pk):
-        raise RuntimeError("injected failure (JOBS_TEST_FAULT)")
-    if stage == "batch" and faults.get("sleep"):
-        time.sleep(float(faults["sleep"]))
 
 
 def _record(job: Job, outcomes: Sequence[ImageOutcome]) -> None:
@@ -544,7 +586,6 @@ def job_run(*, job_id) -> str:
     if job.attempts > settings.JOB_MAX_ATTEMPTS:
         _job_fail(job_id, f"Gave up after {job.attempts - 1} attempts.")
         return "failed"
-    _test_fault(job, stage="claim")
 
     items = list(
         job.items.filter(status=ItemStatus.PENDING).select_related("image").order_by("position")
@@ -574,7 +615,6 @@ def job_run(*, job_id) -> str:
         )
         for outcomes in batches:
             _record(job, outcomes)
-            _test_fault(job, stage="batch")
             if not _heartbeat(job_id):
                 logger.info("job %s: stopped between batches (canceled)", job_id)
                 return "canceled"
@@ -590,15 +630,13 @@ def job_run(*, job_id) -> str:
     return "superseded"
 
 
-# --- single-image predict (seed 004) -----------------------------------------------------
+# --- single-image predict -----------------------------------------------------------------
 
 
 def predict_submit(*, owner, fileobj: BinaryIO, filename: str) -> Job:
     """Store the upload through images intake, then a one-image ImageNet job on the
     high-priority predict queue (dispatched on commit)."""
-    from images.services import image_ingest
-
-    image = image_ingest(owner=owner, fileobj=fileobj, filename=filename).image
+    image = image_services.image_ingest(owner=owner, fileobj=fileobj, filename=filename).image
     return job_submit(
         owner=owner,
         job_type=JobType.IMAGE_CLASSIFICATION,

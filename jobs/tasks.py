@@ -8,7 +8,7 @@ import dramatiq
 from django.conf import settings
 from dramatiq.middleware import CurrentMessage
 
-from classifier_site.broker import QUEUE_DEFAULT, QUEUE_JOBS, QUEUE_PREDICT
+from classifier_site.core.broker import QUEUE_DEFAULT, QUEUE_JOBS, QUEUE_PREDICT
 from jobs import services
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ api_urlpatterns = [
         api.ExportApi.as_view(),
         name="api-job-export",
     ),
-    # Seed 004's single-image predict API (one-image jobs on the high-priority queue).
+    # The single-image predict API (one-image jobs on the high-priority queue).
     path("predict", predict_api.PredictApi.as_view(), name="api-predict"),
     path("predictions", predict_api.PredictionListApi.as_view(), name="api-predictions"),
 ]

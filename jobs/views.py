@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from categories.selectors import category_list
-from classifier_site.api_errors import DomainError, NotFound
-from classifier_site.http import HtmxHttpRequest
+from classifier_site.core.errors import DomainError, NotFound
+from classifier_site.core.http import HtmxHttpRequest
 from images.selectors import ImageFilters, image_ids_owned, image_list
 from inference.models import ModelVersion
 from jobs import selectors, services

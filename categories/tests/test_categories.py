@@ -4,7 +4,7 @@ import pytest
 
 from categories.models import Category
 from categories.services import category_create, category_duplicate
-from classifier_site.api_errors import DomainError
+from classifier_site.core.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 

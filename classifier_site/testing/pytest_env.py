@@ -138,11 +138,12 @@ def _configure() -> None:
     moto_url = _start_moto()
     env = {
         "CLASSIFIER_TEST_ENV": "1",
+        # Worker and server processes the tests start load the test settings too.
+        "DJANGO_SETTINGS_MODULE": "classifier_site.testing.settings",
         "DATABASE_URL": db_url,
         "SECRET_KEY": "tests-" + uuid.uuid4().hex,
         "DEBUG": "0",
         "EMBEDDED": "1",
-        "PLAIN_STATIC": "1",
         "DATA_DIR": str(tmp / "data"),
         "BROKER_URL": "sqs://",
         "SQS_ENDPOINT_URL": moto_url,

@@ -10,7 +10,7 @@ import dramatiq
 from django.conf import settings
 from dramatiq.middleware import Retries
 
-from classifier_site.broker import QUEUE_JOBS, RedrivingSQSBroker
+from classifier_site.core.broker import QUEUE_JOBS, RedrivingSQSBroker
 from classifier_site.testing.processes import run_python
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from classifier_site.api_errors import Conflict
+from classifier_site.core.errors import Conflict
 from images import services as image_services
 from images.models import Image
 from images.selectors import ImageFilters, image_list

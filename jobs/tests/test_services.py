@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from categories.services import category_create
-from classifier_site.api_errors import Conflict, DomainError
+from classifier_site.core.errors import Conflict, DomainError
 from jobs import services
 from jobs.models import ItemStatus, Job, JobImage, JobStatus
 from jobs.tests.factories import ImageFactory

@@ -127,7 +127,7 @@ def dramatiq_broker_settings(
     if sqs_endpoint_url:
         options["endpoint_url"] = sqs_endpoint_url
     return {
-        "BROKER": "classifier_site.broker.RedrivingSQSBroker",
+        "BROKER": "classifier_site.core.broker.RedrivingSQSBroker",
         "OPTIONS": options,
         "MIDDLEWARE": middleware,
     }
