@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from categories import selectors, services
 from categories.forms import CategoryForm
-from classifier_site.core.errors import DomainError, NotFound
+from classifier_site.core.errors import DomainError
 from classifier_site.core.http import HtmxHttpRequest
-
-
-def _get(request: HtmxHttpRequest, category_id: int):
-    try:
-        return selectors.category_get(user=request.user, category_id=category_id)
-    except NotFound:
-        raise Http404("No such category.") from None
 
 
 @login_required
@@ -65,13 +58,17 @@ def category_create(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def category_edit(request: HtmxHttpRequest, category_id: int) -> HttpResponse:
-    return _form_page(request, category=_get(request, category_id))
+    return _form_page(
+        request, category=selectors.category_get(user=request.user, category_id=category_id)
+    )
 
 
 @login_required
 @require_POST
 def category_duplicate(request: HtmxHttpRequest, category_id: int) -> HttpResponse:
-    copy = services.category_duplicate(category=_get(request, category_id))
+    copy = services.category_duplicate(
+        category=selectors.category_get(user=request.user, category_id=category_id)
+    )
     messages.success(request, f"Created “{copy.name}”.")
     return redirect("category-edit", category_id=copy.pk)
 
@@ -79,7 +76,7 @@ def category_duplicate(request: HtmxHttpRequest, category_id: int) -> HttpRespon
 @login_required
 @require_POST
 def category_delete(request: HtmxHttpRequest, category_id: int) -> HttpResponse:
-    category = _get(request, category_id)
+    category = selectors.category_get(user=request.user, category_id=category_id)
     services.category_delete(category=category)
     if request.htmx:
         categories = selectors.category_list(user=request.user)

@@ -12,7 +12,7 @@ from rest_framework.reverse import reverse
 from rest_framework.throttling import ScopedRateThrottle
 
 
-class TokenObtainView(ObtainAuthToken):
+class TokenObtainApi(ObtainAuthToken):
     """Exchange username + password for the user's API token.
 
     DRF's ObtainAuthToken has no throttle of its own; this one allows a few tries a

@@ -8,7 +8,6 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-import dramatiq
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
@@ -16,6 +15,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
+
+from classifier_site.core.broker import QUEUE_JOBS, queue_depth
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +41,7 @@ def _check_storage() -> None:
 
 
 def _check_broker() -> None:
-    broker = dramatiq.get_broker()
-    queue_url = getattr(broker, "queue_url", None)
-    if queue_url is not None:
-        from classifier_site.core.broker import QUEUE_JOBS
-
-        broker.declare_queue(QUEUE_JOBS)
-        queue_url(QUEUE_JOBS)
-        broker.queues[QUEUE_JOBS].load()
+    queue_depth(QUEUE_JOBS)  # a round trip to the queue service
 
 
 CHECKS = {"database": _check_database, "storage": _check_storage, "broker": _check_broker}

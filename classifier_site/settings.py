@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
 from classifier_site.core.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
@@ -38,8 +39,6 @@ if not SECRET_KEY:
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         key_file = DATA_DIR / "secret_key"
         if not key_file.exists():
-            from django.core.management.utils import get_random_secret_key
-
             key_file.write_text(get_random_secret_key())
             key_file.chmod(0o600)
         SECRET_KEY = key_file.read_text().strip()
@@ -86,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "classifier_site.core.errors.DomainErrorMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

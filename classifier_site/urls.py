@@ -9,7 +9,7 @@ from jobs import urls as jobs_urls
 
 api_v1 = [
     path("", api.api_index, name="api-index"),
-    path("auth/token", api.TokenObtainView.as_view(), name="api-token-obtain"),
+    path("auth/token", api.TokenObtainApi.as_view(), name="api-token-obtain"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

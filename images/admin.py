@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from images.files import image_file_response
 from images.models import Image
+from images.services import images_delete
 
 
 @admin.register(Image)
@@ -48,8 +49,6 @@ class ImageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected images and their files")
     def delete_with_files(self, request: HttpRequest, queryset) -> None:
-        from images.services import images_delete
-
         by_owner: dict = {}
         for image in queryset.select_related("owner"):
             by_owner.setdefault(image.owner, []).append(image.pk)

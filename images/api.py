@@ -176,7 +176,7 @@ class _FormatIsAFilter(DefaultContentNegotiation):
     )
 
 
-class ImageListCreateView(APIView):
+class ImageListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
     content_negotiation_class = _FormatIsAFilter
 
@@ -264,7 +264,7 @@ class ImageListCreateView(APIView):
         )
 
 
-class ImageDetailView(APIView):
+class ImageDetailApi(APIView):
     @extend_schema(operation_id="images_retrieve", responses=ImageSerializer)
     def get(self, request: Request, image_id) -> Response:
         image = selectors.image_get(user=request.user, image_id=image_id)
@@ -277,7 +277,7 @@ class ImageDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ImageFileView(APIView):
+class ImageFileApi(APIView):
     @extend_schema(
         operation_id="images_file",
         responses={(200, "image/*"): OpenApiTypes.BINARY},
@@ -288,7 +288,7 @@ class ImageFileView(APIView):
         return image_file_response(image, download=request.query_params.get("download") == "1")
 
 
-class ImageThumbnailView(APIView):
+class ImageThumbnailApi(APIView):
     @extend_schema(
         operation_id="images_thumbnail", responses={(200, "image/webp"): OpenApiTypes.BINARY}
     )
@@ -297,7 +297,7 @@ class ImageThumbnailView(APIView):
         return image_file_response(image, thumbnail=True)
 
 
-class ImageBulkDeleteView(APIView):
+class ImageBulkDeleteApi(APIView):
     parser_classes = [JSONParser, FormParser]
 
     @extend_schema(
@@ -314,7 +314,7 @@ class ImageBulkDeleteView(APIView):
         return Response({"deleted": deleted})
 
 
-class DirectUploadCreateView(APIView):
+class DirectUploadCreateApi(APIView):
     parser_classes = [JSONParser, FormParser]
 
     @extend_schema(
@@ -341,7 +341,7 @@ class DirectUploadCreateView(APIView):
         )
 
 
-class DirectUploadFinalizeView(APIView):
+class DirectUploadFinalizeApi(APIView):
     parser_classes = [JSONParser, FormParser]
 
     @extend_schema(

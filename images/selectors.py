@@ -11,10 +11,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils import timezone
 
-from classifier_site.core.errors import DomainError
+from classifier_site.core.errors import DomainError, NotFound
 from images.intake import FORMATS
 from images.models import Image
 from images.relations import relations
@@ -28,16 +27,6 @@ SORTS: dict[str, tuple[str, bool]] = {
 }
 SORT_LABELS = {"newest": "Newest", "oldest": "Oldest", "name": "Name", "size": "Largest"}
 FORMAT_CHOICES = {name.lower(): name for name in FORMATS}
-
-
-class ImageNotFound(Http404, DomainError):
-    """Not one of the acting user's images. 404 for pages (Http404) and the API."""
-
-    status_code = 404
-    code = "not_found"
-
-    def __init__(self) -> None:
-        DomainError.__init__(self, "Image not found.")
 
 
 @dataclass(frozen=True)
@@ -100,14 +89,14 @@ class ImageFilters:
 
 
 def image_get(*, user, image_id: Any) -> Image:
-    """One of ``user``'s images; 404 (Http404 and the API's NotFound) for anything else."""
+    """One of ``user``'s images; NotFound for anything else (also another user's)."""
     try:
         key = image_id if isinstance(image_id, uuid.UUID) else uuid.UUID(str(image_id))
     except ValueError:
-        raise ImageNotFound() from None
+        raise NotFound("Image not found.") from None
     image = Image.objects.filter(owner=user, id=key).first() if user.is_authenticated else None
     if image is None:
-        raise ImageNotFound()
+        raise NotFound("Image not found.")
     return image
 
 

@@ -14,15 +14,15 @@ urlpatterns = [
 ]
 
 api_urlpatterns = [
-    path("images", api.ImageListCreateView.as_view(), name="api-images"),
-    path("images/bulk-delete", api.ImageBulkDeleteView.as_view(), name="api-images-bulk-delete"),
-    path("images/finalize", api.DirectUploadFinalizeView.as_view(), name="api-images-finalize"),
-    path("images/<uuid:image_id>", api.ImageDetailView.as_view(), name="api-image"),
-    path("images/<uuid:image_id>/file", api.ImageFileView.as_view(), name="api-image-file"),
+    path("images", api.ImageListCreateApi.as_view(), name="api-images"),
+    path("images/bulk-delete", api.ImageBulkDeleteApi.as_view(), name="api-images-bulk-delete"),
+    path("images/finalize", api.DirectUploadFinalizeApi.as_view(), name="api-images-finalize"),
+    path("images/<uuid:image_id>", api.ImageDetailApi.as_view(), name="api-image"),
+    path("images/<uuid:image_id>/file", api.ImageFileApi.as_view(), name="api-image-file"),
     path(
         "images/<uuid:image_id>/thumbnail",
-        api.ImageThumbnailView.as_view(),
+        api.ImageThumbnailApi.as_view(),
         name="api-image-thumbnail",
     ),
-    path("upload-url", api.DirectUploadCreateView.as_view(), name="api-upload-url"),
+    path("upload-url", api.DirectUploadCreateApi.as_view(), name="api-upload-url"),
 ]

@@ -163,15 +163,12 @@ def bulk_delete(request: HttpRequest) -> HttpResponse:
         messages.warning(request, "Select at least one image to delete.")
         return redirect(back)
     if request.method == "POST":
-        try:
-            deleted = services.images_delete(user=request.user, ids=ids)
-        except NotFound:
-            raise selectors.ImageNotFound() from None
+        deleted = services.images_delete(user=request.user, ids=ids)
         messages.success(request, f"Deleted {deleted} image{'s' if deleted != 1 else ''}.")
         return redirect(back)
     owned = selectors.image_ids_owned(user=request.user, ids=ids)
     if len(owned) != len(set(map(str, ids))):
-        raise selectors.ImageNotFound()
+        raise NotFound("Image not found.")
     context = {
         "count": len(owned),
         "ids": [] if select_all else owned,

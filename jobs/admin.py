@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from classifier_site.core.errors import DomainError
 from jobs import services
-from jobs.models import Job, JobImage, JobStatus
+from jobs.models import ACTIVE_STATUSES, Job, JobImage
 
 
 class JobImageInline(admin.TabularInline):
@@ -67,7 +67,7 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel")
     def cancel(self, request, queryset) -> None:
         n = 0
-        for job in queryset.exclude(status__in=[JobStatus.COMPLETED, JobStatus.FAILED]):
+        for job in queryset.filter(status__in=ACTIVE_STATUSES):
             try:
                 services.job_cancel(job=job)
                 n += 1

@@ -115,8 +115,11 @@ class JobListItemSerializer(serializers.Serializer):
 class JobListQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
     offset = serializers.IntegerField(min_value=0, default=0)
+    # Documents the filters for the schema; JobFilters.from_params parses them.
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     job_type = serializers.ChoiceField(choices=JobType.choices, required=False)
+    created_from = serializers.DateField(required=False)
+    created_to = serializers.DateField(required=False)
     sort = serializers.ChoiceField(choices=list(selectors.JOB_SORTS), default="-created")
 
 
@@ -209,9 +212,7 @@ class JobListApi(APIView):
         query = JobListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        filters = selectors.JobFilters(
-            status=q.get("status", ""), job_type=q.get("job_type", ""), sort=q["sort"]
-        )
+        filters = selectors.JobFilters.from_params(request.query_params, strict=True)
         jobs = selectors.job_list(user=request.user, filters=filters)
         page = jobs[q["offset"] : q["offset"] + q["limit"]]
         body = {

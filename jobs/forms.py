@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from jobs.models import JobStatus, JobType
+from jobs.selectors import JOB_SORTS
 
 
 class JobSubmitForm(forms.Form):
@@ -62,11 +63,5 @@ class JobFilterForm(forms.Form):
     )
     sort = forms.ChoiceField(
         required=False,
-        choices=[
-            ("-created", "Newest"),
-            ("created", "Oldest"),
-            ("-completed", "Recently completed"),
-            ("-size", "Largest"),
-            ("size", "Smallest"),
-        ],
+        choices=[(name, label) for name, (_, label) in JOB_SORTS.items()],
     )

@@ -14,8 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.db.models import Count
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+from classifier_site.core.broker import QUEUE_JOBS, QUEUE_PREDICT, queue_depth
+from jobs.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +60,6 @@ class JobsCollector:
         )
 
     def collect(self):
-        from django.db.models import Count
-
-        from jobs.models import Job, JobStatus
-
         by_status = GaugeMetricFamily(
             "classifier_jobs", "Jobs by status (all users).", labels=["status"]
         )
@@ -83,26 +83,12 @@ class JobsCollector:
 
 
 def _queue_depths():
-    import dramatiq
-
-    from classifier_site.core.broker import QUEUE_JOBS, QUEUE_PREDICT
-
-    broker = dramatiq.get_broker()
     for name in (QUEUE_JOBS, QUEUE_PREDICT):
         try:
-            if hasattr(broker, "queue_url"):  # SQS
-                broker.declare_queue(name)
-                broker.queue_url(name)
-                queue = broker.queues[name]
-                queue.load()
-                yield name, "waiting", int(queue.attributes["ApproximateNumberOfMessages"])
-                yield (
-                    name,
-                    "in_flight",
-                    int(queue.attributes["ApproximateNumberOfMessagesNotVisible"]),
-                )
-            elif name in getattr(broker, "queues", {}):  # StubBroker
-                yield name, "waiting", broker.queues[name].qsize()
+            depth = queue_depth(name)
+            yield name, "waiting", depth.waiting
+            if depth.in_flight is not None:
+                yield name, "in_flight", depth.in_flight
         except Exception:
             logger.warning("jobs collector: queue %s unavailable", name, exc_info=True)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from classifier_site.core.errors import DomainError, NotFound
+from classifier_site.core.errors import DomainError
 from classifier_site.core.http import HtmxHttpRequest
 from jobs import selectors as job_selectors
 from jobs import services as job_services
@@ -53,9 +53,6 @@ def predict_submit(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def predict_result(request: HtmxHttpRequest, job_id) -> HttpResponse:
-    try:
-        job = job_selectors.job_get(user=request.user, job_id=job_id)
-    except NotFound:
-        raise Http404("No such prediction.") from None
+    job = job_selectors.job_get(user=request.user, job_id=job_id)
     template = "jobs/predict.html#result" if request.htmx else "jobs/predict.html"
     return render(request, template, _result_context(job))

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
-from classifier_site.core.errors import NotFound
+from classifier_site.core.errors import DomainError, NotFound
 from jobs.models import ACTIVE_STATUSES, ItemStatus, Job, JobImage, JobSource, JobStatus, JobType
 
-JOB_SORTS = {
-    "created": "created_at",
-    "-created": "-created_at",
-    "completed": "completed_at",
-    "-completed": "-completed_at",
-    "size": "total",
-    "-size": "-total",
+# sort name -> (ordering field, label shown in the history page's sort menu)
+JOB_SORTS: dict[str, tuple[str, str]] = {
+    "-created": ("-created_at", "Newest"),
+    "created": ("created_at", "Oldest"),
+    "-completed": ("-completed_at", "Recently completed"),
+    "completed": ("completed_at", "First completed"),
+    "-size": ("-total", "Largest"),
+    "size": ("total", "Smallest"),
 }
 RESULT_SORTS = {
     "image": "filename",
@@ -62,22 +64,38 @@ class JobFilters:
     source: str = JobSource.BATCH
 
     @classmethod
-    def from_params(cls, params) -> JobFilters:
-        def _date(name: str) -> date | None:
+    def from_params(cls, params: Any, *, strict: bool = False) -> JobFilters:
+        """Parse query parameters (the history page and the API). Unknown values are
+        ignored, or raise DomainError naming the parameter when ``strict``."""
+
+        def choice(name: str, allowed: Iterable[str], default: str) -> str:
+            value = str(params.get(name, "") or "").strip()
+            allowed = list(allowed)
+            if not value:
+                return default
+            if value not in allowed:
+                if strict:
+                    raise DomainError(f"must be one of {', '.join(allowed)}.", field=name)
+                return default
+            return value
+
+        def day(name: str) -> date | None:
+            value = str(params.get(name, "") or "").strip()
+            if not value:
+                return None
             try:
-                return date.fromisoformat(params.get(name, ""))
+                return date.fromisoformat(value)
             except ValueError:
+                if strict:
+                    raise DomainError("must be a date (YYYY-MM-DD).", field=name) from None
                 return None
 
-        status = params.get("status", "")
-        job_type = params.get("job_type", "")
-        sort = params.get("sort", "-created")
         return cls(
-            status=status if status in JobStatus.values else "",
-            job_type=job_type if job_type in JobType.values else "",
-            created_from=_date("created_from"),
-            created_to=_date("created_to"),
-            sort=sort if sort in JOB_SORTS else "-created",
+            status=choice("status", JobStatus.values, ""),
+            job_type=choice("job_type", JobType.values, ""),
+            created_from=day("created_from"),
+            created_to=day("created_to"),
+            sort=choice("sort", JOB_SORTS, "-created"),
         )
 
 
@@ -94,10 +112,8 @@ def job_list(*, user, filters: JobFilters | None = None) -> QuerySet[Job]:
         qs = qs.filter(created_at__date__gte=filters.created_from)
     if filters.created_to:
         qs = qs.filter(created_at__date__lte=filters.created_to)
-    order = JOB_SORTS[filters.sort]
+    order = JOB_SORTS[filters.sort][0]
     nulls_last = order.lstrip("-")
-    from django.db.models import F
-
     expr = (
         F(nulls_last).desc(nulls_last=True)
         if order.startswith("-")
@@ -168,8 +184,6 @@ def item_label(item: JobImage) -> str:
 
 
 def job_total_processing_ms(*, job: Job) -> float:
-    from django.db.models import Sum
-
     return float(job.items.aggregate(total=Sum("processing_ms"))["total"] or 0.0)
 
 
@@ -197,8 +211,6 @@ def image_predictions(*, user, image) -> QuerySet[JobImage]:
 
 def job_wait(*, user, job_id, timeout: float, interval: float = 0.1) -> Job:
     """Poll the database until the job is terminal or ``timeout`` seconds have passed."""
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         job = job_get(user=user, job_id=job_id)

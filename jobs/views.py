@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from categories.selectors import category_list
-from classifier_site.core.errors import DomainError, NotFound
+from classifier_site.core.errors import DomainError
 from classifier_site.core.http import HtmxHttpRequest
 from images.selectors import ImageFilters, image_ids_owned, image_list
 from inference.models import ModelVersion
@@ -22,13 +22,6 @@ from jobs.models import ItemStatus
 
 PAGE_SIZE = 25
 PREVIEW = 12
-
-
-def _job(request: HtmxHttpRequest, job_id):
-    try:
-        return selectors.job_get(user=request.user, job_id=job_id)
-    except NotFound:
-        raise Http404("No such job.") from None
 
 
 def _selection(request: HtmxHttpRequest, params) -> tuple[list, dict[str, str]]:
@@ -90,7 +83,7 @@ def job_new(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
-    job = _job(request, job_id)
+    job = selectors.job_get(user=request.user, job_id=job_id)
     progress = selectors.job_progress(job=job)
     context = {"job": job, "progress": progress}
     if request.htmx and request.htmx.target == "job-progress":
@@ -116,7 +109,7 @@ def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
 @login_required
 @require_POST
 def job_cancel(request: HtmxHttpRequest, job_id) -> HttpResponse:
-    job = _job(request, job_id)
+    job = selectors.job_get(user=request.user, job_id=job_id)
     try:
         services.job_cancel(job=job)
         messages.success(request, "Job canceled.")
@@ -128,7 +121,7 @@ def job_cancel(request: HtmxHttpRequest, job_id) -> HttpResponse:
 @login_required
 @require_POST
 def job_retry(request: HtmxHttpRequest, job_id) -> HttpResponse:
-    job = _job(request, job_id)
+    job = selectors.job_get(user=request.user, job_id=job_id)
     try:
         services.job_retry_failed(job=job)
         messages.success(request, "Retrying the failed images.")
@@ -140,7 +133,7 @@ def job_retry(request: HtmxHttpRequest, job_id) -> HttpResponse:
 @login_required
 @require_POST
 def job_delete(request: HtmxHttpRequest, job_id) -> HttpResponse:
-    job = _job(request, job_id)
+    job = selectors.job_get(user=request.user, job_id=job_id)
     try:
         services.job_delete(job=job)
     except DomainError as exc:
@@ -153,7 +146,7 @@ def job_delete(request: HtmxHttpRequest, job_id) -> HttpResponse:
 @login_required
 @require_GET
 def job_export(request: HtmxHttpRequest, job_id, file_format: str) -> HttpResponse:
-    job = _job(request, job_id)
+    job = selectors.job_get(user=request.user, job_id=job_id)
     if file_format not in ("csv", "json"):
         raise Http404("Unknown export format.")
     return export_response(job, file_format)

@@ -7,10 +7,14 @@ in-process StubBroker drained by a worker thread inside the web process.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+import dramatiq
 from botocore.config import Config
+from django.core.exceptions import ImproperlyConfigured
 from dramatiq import Middleware
+from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Retries, TimeLimit
 from dramatiq_sqs import SQSBroker
 
@@ -59,6 +63,36 @@ class RedrivingSQSBroker(SQSBroker):
     def queue_url(self, queue_name: str) -> str:
         self._ensure_queue(queue_name)
         return self.queues[queue_name].url
+
+    def queue_depth(self, queue_name: str) -> QueueDepth:
+        self.declare_queue(queue_name)
+        self._ensure_queue(queue_name)
+        queue = self.queues[queue_name]
+        queue.load()
+        return QueueDepth(
+            waiting=int(queue.attributes["ApproximateNumberOfMessages"]),
+            in_flight=int(queue.attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    waiting: int
+    in_flight: int | None  # None where the broker cannot tell (the in-process queue)
+
+
+def queue_depth(queue_name: str, broker: dramatiq.Broker | None = None) -> QueueDepth:
+    """Messages waiting in and in flight on a queue of the running broker.
+
+    Raises whatever the queue service raises when it is unreachable (health uses that).
+    """
+    broker = broker or dramatiq.get_broker()
+    if isinstance(broker, RedrivingSQSBroker):
+        return broker.queue_depth(queue_name)
+    if isinstance(broker, StubBroker):
+        broker.declare_queue(queue_name)
+        return QueueDepth(waiting=broker.queues[queue_name].qsize(), in_flight=None)
+    raise TypeError(f"queue depth is unknown for {type(broker).__name__}")
 
 
 class WorkerMetricsServer(Middleware):
@@ -110,8 +144,6 @@ def dramatiq_broker_settings(
             "MIDDLEWARE": middleware,
         }
     if not broker_url.startswith("sqs://"):
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(f"BROKER_URL={broker_url!r}: only sqs:// is supported.")
     options: dict[str, Any] = {
         # Short connect timeout and few retries: an unreachable queue must fail a send (the

@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -103,3 +104,25 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         detail = f"Too many requests. Try again in {int(wait) + 1} seconds."
     response.data = error_body(str(code), str(detail))
     return response
+
+
+class DomainErrorMiddleware:
+    """Pages get the same mapping as the API: a DomainError no view handled becomes its
+    status. NotFound goes through Django's 404 handling (the styled 404 page); the
+    others answer with their message. The API's errors never reach here: DRF's
+    ``exception_handler`` above answers them first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DomainError):
+            return None
+        if exception.status_code == 404:
+            raise Http404(exception.message)
+        return HttpResponse(
+            exception.message, status=exception.status_code, content_type="text/plain"
+        )

@@ -4,35 +4,12 @@ from __future__ import annotations
 
 import functools
 import io
-import random
 
 from PIL import Image as PILImage
 
+from classifier_site.testing.images import image_bytes, jpeg, png
 
-def image_bytes(
-    fmt: str = "PNG",
-    size: tuple[int, int] = (64, 48),
-    *,
-    color=(200, 30, 30),
-    seed: int | None = None,
-    **save,
-) -> bytes:
-    if seed is not None:
-        rnd = random.Random(seed)
-        im = PILImage.frombytes("RGB", size, rnd.randbytes(size[0] * size[1] * 3))
-    else:
-        im = PILImage.new("RGB", size, color)
-    out = io.BytesIO()
-    im.save(out, fmt, **save)
-    return out.getvalue()
-
-
-def png(seed: int = 1, size: tuple[int, int] = (64, 48)) -> bytes:
-    return image_bytes("PNG", size, seed=seed)
-
-
-def jpeg(seed: int = 1, size: tuple[int, int] = (64, 48), **save) -> bytes:
-    return image_bytes("JPEG", size, seed=seed, quality=90, **save)
+__all__ = ["image_bytes", "jpeg", "png"]
 
 
 @functools.cache

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
+from classifier_site.testing.images import encode, gradient
 from inference.models import ImageEmbedding, TextEmbedding
 from inference.registry import backend_get
 from inference.services import classify, model_version_active
-from inference.tests.conftest import gradient, image_bytes, image_input
+from inference.tests.conftest import image_input
 
 
 def _run(version, inputs, labels, top_k=3, batch_size=None):
@@ -19,7 +20,7 @@ def _run(version, inputs, labels, top_k=3, batch_size=None):
 
 @pytest.fixture
 def images():
-    return [image_input(f"img-{s}", image_bytes(gradient(seed=s))) for s in range(5)]
+    return [image_input(f"img-{s}", encode(gradient(seed=s))) for s in range(5)]
 
 
 def test_new_labels_on_embedded_images_need_no_image_forward_pass(db, inference_weights, images):
@@ -48,7 +49,7 @@ def test_new_labels_on_embedded_images_need_no_image_forward_pass(db, inference_
 
 def test_vectors_and_text_embeddings_are_stored_once(db, inference_weights, images):
     version = model_version_active(kind="zero_shot")
-    duplicate = image_input("same-bytes-again", image_bytes(gradient(seed=0)))
+    duplicate = image_input("same-bytes-again", encode(gradient(seed=0)))
     backend = backend_get(model_version=version)
     before = backend.images_forwarded
 

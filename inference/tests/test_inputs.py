@@ -6,37 +6,38 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from classifier_site.testing.images import encode, gradient
 from inference.backends.preprocess import image_open, preprocess_image
 from inference.services import classify, model_version_active
-from inference.tests.conftest import gradient, image_bytes, image_input
+from inference.tests.conftest import image_input
 
 
 def _exif_rotated_jpeg() -> bytes:
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
-    return image_bytes(gradient(80, 40), "JPEG", exif=exif.tobytes())
+    return encode(gradient(80, 40), "JPEG", exif=exif.tobytes())
 
 
 def _sixteen_bit_png() -> bytes:
-    return image_bytes(Image.fromarray(np.full((30, 50), 32896, dtype=np.uint16)))
+    return encode(Image.fromarray(np.full((30, 50), 32896, dtype=np.uint16)))
 
 
 def _palette_png() -> bytes:
     img = Image.new("P", (20, 20), 1)
     img.putpalette([0, 0, 0, 10, 200, 30] + [0] * 762)
-    return image_bytes(img)
+    return encode(img)
 
 
 ODD = {
     "exif-rotated": _exif_rotated_jpeg,
-    "cmyk-jpeg": lambda: image_bytes(Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG"),
+    "cmyk-jpeg": lambda: encode(Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG"),
     "16-bit-png": _sixteen_bit_png,
-    "alpha-png": lambda: image_bytes(Image.new("RGBA", (30, 30), (255, 0, 0, 0))),
+    "alpha-png": lambda: encode(Image.new("RGBA", (30, 30), (255, 0, 0, 0))),
     "palette-png": _palette_png,
-    "grey-jpeg": lambda: image_bytes(Image.new("L", (30, 30), 90), "JPEG"),
-    "one-pixel": lambda: image_bytes(Image.new("RGB", (1, 1), (0, 0, 255))),
-    "panorama": lambda: image_bytes(Image.new("RGB", (10000, 100), (0, 90, 0)), "JPEG"),
-    "12mp-jpeg": lambda: image_bytes(gradient(64, 48).resize((4000, 3000)), "JPEG"),
+    "grey-jpeg": lambda: encode(Image.new("L", (30, 30), 90), "JPEG"),
+    "one-pixel": lambda: encode(Image.new("RGB", (1, 1), (0, 0, 255))),
+    "panorama": lambda: encode(Image.new("RGB", (10000, 100), (0, 90, 0)), "JPEG"),
+    "12mp-jpeg": lambda: encode(gradient(64, 48).resize((4000, 3000)), "JPEG"),
 }
 
 
@@ -45,7 +46,7 @@ def test_odd_inputs_classify_and_broken_ones_report_an_error(db, inference_weigh
     version = model_version_active(kind=kind)
     inputs = [image_input(name, make()) for name, make in ODD.items()]
     inputs.insert(2, image_input("not-an-image", b"this is text, not an image"))
-    truncated = image_bytes(gradient(), "JPEG")[:300]
+    truncated = encode(gradient(), "JPEG")[:300]
     inputs.append(image_input("truncated-jpeg", truncated))
 
     outcomes = [

@@ -2,12 +2,13 @@ import time
 
 import pytest
 
+from classifier_site.testing.images import encode, gradient
 from inference.errors import WeightsMissing
 from inference.models import ModelVersion
 from inference.registry import backend_get, spec_build
 from inference.services import classify, model_version_active
 from inference.testing import weights_settings, write_test_weights
-from inference.tests.conftest import gradient, image_bytes, image_input
+from inference.tests.conftest import image_input
 
 
 def test_checkpoints_in_a_local_folder_load_through_the_real_code(db, settings, tmp_path):
@@ -33,7 +34,7 @@ def test_loading_records_the_weights_sha_on_the_version(db, inference_weights):
     version = model_version_active(kind="zero_shot")
     ModelVersion.objects.filter(pk=version.pk).update(weights_sha256="")
     version.refresh_from_db()
-    data = image_bytes(gradient())
+    data = encode(gradient())
     list(classify(model_version=version, inputs=[image_input("a", data)], labels=["x"], top_k=1))
     version.refresh_from_db()
     assert version.weights_sha256 == backend_get(model_version=version).weights_sha256

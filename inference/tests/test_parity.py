@@ -7,8 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
+from classifier_site.testing.images import encode, gradient
 from inference.services import classify, model_version_active
-from inference.tests.conftest import gradient, image_bytes, image_input
+from inference.tests.conftest import image_input
 
 
 def _classify(version, images, labels, top_k):
@@ -38,7 +39,7 @@ def _assert_same(outcomes, expected):
 
 @pytest.fixture
 def photos() -> list[bytes]:
-    return [image_bytes(gradient(97, 61, seed=1)), image_bytes(gradient(40, 90, seed=2))]
+    return [encode(gradient(97, 61, seed=1)), encode(gradient(40, 90, seed=2))]
 
 
 def test_mobilenet_scores_equal_torchvision(db, inference_weights, photos):

@@ -4,8 +4,9 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from classifier_site.testing.images import encode
 from inference.services import classify, model_version_active
-from inference.tests.conftest import image_bytes, image_input
+from inference.tests.conftest import image_input
 
 
 @pytest.fixture
@@ -19,10 +20,10 @@ def offline_default(db, settings, tmp_path):
 def test_sample_photos_get_their_classes(offline_default):
     assert offline_default.architecture == "efficientnet_lite0"
     photos = {
-        "cat": image_bytes(Image.fromarray(data.chelsea())),
-        "coffee": image_bytes(Image.fromarray(data.coffee())),
+        "cat": encode(Image.fromarray(data.chelsea())),
+        "coffee": encode(Image.fromarray(data.coffee())),
         # As a JPEG too: the decode path with draft mode and its quality loss.
-        "rocket": image_bytes(Image.fromarray(data.rocket()), "JPEG", quality=90),
+        "rocket": encode(Image.fromarray(data.rocket()), "JPEG", quality=90),
     }
     inputs = [image_input(key, photo) for key, photo in photos.items()]
     outcomes = {

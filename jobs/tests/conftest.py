@@ -6,7 +6,7 @@ import boto3
 import dramatiq
 import pytest
 
-from jobs.tests.factories import ImageFactory
+from images.tests.factories import ImageFactory
 
 
 @pytest.fixture(autouse=True)
@@ -17,12 +17,12 @@ def _weights(inference_weights):
 
 @pytest.fixture
 def images(user):
-    return [ImageFactory(owner=user, seed=i) for i in range(3)]
+    return [ImageFactory(stored=True, owner=user, seed=i) for i in range(3)]
 
 
 @pytest.fixture
 def other_image(other_user):
-    return ImageFactory(owner=other_user, seed=99)
+    return ImageFactory(stored=True, owner=other_user, seed=99)
 
 
 class Queues:

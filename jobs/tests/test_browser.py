@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from classifier_site.testing.browser import browser_login, chromium_page
+from images.tests.factories import ImageFactory
 from jobs.models import Job
-from jobs.tests.factories import ImageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.workers]
 def test_job_page_updates_live_until_results(
     live_server, user, inference_weights, dramatiq_worker, queues
 ):
-    images = [ImageFactory(owner=user, seed=i) for i in range(6)]
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(6)]
     dramatiq_worker(
         queues=["inference"],
         env={**inference_weights, "INFERENCE_BATCH_SIZE": "2", "JOBS_TEST_FAULT": "sleep=1"},

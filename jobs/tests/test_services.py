@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from categories.services import category_create
 from classifier_site.core.errors import Conflict, DomainError
+from images.tests.factories import ImageFactory
 from jobs import services
 from jobs.models import ItemStatus, Job, JobImage, JobStatus
-from jobs.tests.factories import ImageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +134,7 @@ def test_image_deleted_during_submit_is_a_conflict_not_a_crash(user, images, mon
 
 
 def test_run_classifies_counts_and_unknown_under_threshold(user, images):
-    corrupt = ImageFactory(owner=user, seed=50, corrupt=True)
+    corrupt = ImageFactory(stored=True, owner=user, seed=50, corrupt=True)
     job = submit(user, [*images, corrupt], top_k=2, confidence_threshold=1.0)
     assert services.job_run(job_id=job.id) == "completed"
     job.refresh_from_db()
@@ -214,7 +214,7 @@ def test_cancel_stops_and_only_moves_forward(user, images):
 
 
 def test_retry_failed_reruns_only_failed_images(user, images):
-    corrupt = ImageFactory(owner=user, seed=51, corrupt=True)
+    corrupt = ImageFactory(stored=True, owner=user, seed=51, corrupt=True)
     job = submit(user, [*images, corrupt])
     services.job_run(job_id=job.id)
     done_before = dict(job.items.exclude(image=corrupt).values_list("id", "completed_at"))

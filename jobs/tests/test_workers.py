@@ -10,9 +10,9 @@ import pytest
 
 from classifier_site.testing.pytest_env import free_port
 from classifier_site.testing.workers import wait_for
+from images.tests.factories import ImageFactory
 from jobs import services
 from jobs.models import Job, JobImage
-from jobs.tests.factories import ImageFactory
 
 pytestmark = [pytest.mark.workers]
 
@@ -48,8 +48,8 @@ def wait_terminal(job_id, worker, timeout=90.0) -> Job:
 def test_page_and_api_submits_complete_for_both_job_types(
     client_user, token_client, user, inference_weights, dramatiq_worker, queues
 ):
-    images = [ImageFactory(owner=user, seed=i) for i in range(3)]
-    corrupt = ImageFactory(owner=user, seed=60, corrupt=True)
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(3)]
+    corrupt = ImageFactory(stored=True, owner=user, seed=60, corrupt=True)
     metrics_port = free_port()
     worker = dramatiq_worker(
         queues=QUEUES,
@@ -121,7 +121,7 @@ def test_page_and_api_submits_complete_for_both_job_types(
 def test_worker_killed_mid_job_then_restarted_completes_once(
     user, inference_weights, dramatiq_worker, queues
 ):
-    images = [ImageFactory(owner=user, seed=i) for i in range(12)]
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(12)]
     env = {
         **inference_weights,
         **FAST,
@@ -162,7 +162,7 @@ def test_same_message_delivered_three_times_at_once(
 ):
     from jobs import tasks
 
-    images = [ImageFactory(owner=user, seed=i) for i in range(6)]
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(6)]
     monkeypatch.setattr(services, "job_dispatch", lambda **kwargs: False)
     job = services.job_submit(
         owner=user, job_type="image_classification", image_ids=[i.id for i in images]
@@ -192,7 +192,7 @@ def test_same_message_delivered_three_times_at_once(
 def test_sqs_unreachable_at_submit_then_sweeper_redispatches(
     token_client, user, inference_weights, dramatiq_worker, queues, monkeypatch, settings
 ):
-    images = [ImageFactory(owner=user, seed=i) for i in range(2)]
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(2)]
     broker = queues.broker
     real_queue = broker.queues["inference"]
     # The same queue URL through a client pointed at a closed port: sends fail for real.
@@ -223,7 +223,7 @@ def test_sqs_unreachable_at_submit_then_sweeper_redispatches(
 def test_message_that_kills_its_worker_every_time_ends_in_dlq_and_failed(
     user, inference_weights, dramatiq_worker, queues, settings
 ):
-    image = ImageFactory(owner=user, seed=1)
+    image = ImageFactory(stored=True, owner=user, seed=1)
     job = services.job_submit(owner=user, job_type="image_classification", image_ids=[image.id]).job
     env = {
         **inference_weights,
@@ -263,7 +263,7 @@ def test_message_that_kills_its_worker_every_time_ends_in_dlq_and_failed(
 def test_actor_that_always_raises_retries_then_dlq_and_failed(
     user, inference_weights, dramatiq_worker, queues
 ):
-    image = ImageFactory(owner=user, seed=1)
+    image = ImageFactory(stored=True, owner=user, seed=1)
     job = services.job_submit(owner=user, job_type="image_classification", image_ids=[image.id]).job
     worker = dramatiq_worker(
         queues=QUEUES, env={**inference_weights, **FAST, "JOBS_TEST_FAULT": f"raise={job.id}"}
@@ -283,11 +283,13 @@ def test_predict_api_answers_with_the_prediction(
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from jobs.tests.factories import jpeg_bytes
+    from classifier_site.testing.images import encode, gradient
 
     settings.PREDICT_WAIT_SECONDS = 60
     dramatiq_worker(queues=["predict"], env={**inference_weights, **FAST})
-    upload = SimpleUploadedFile("cat.jpg", jpeg_bytes(7), content_type="image/jpeg")
+    upload = SimpleUploadedFile(
+        "cat.jpg", encode(gradient(48, 40, seed=7), "JPEG"), content_type="image/jpeg"
+    )
     response = token_client.post("/api/v1/predict", {"file": upload}, format="multipart")
     assert response.status_code == 200, response.content
     body = response.json()
