@@ -253,10 +253,4 @@ def backend_get(*, model_version: ModelVersion) -> Backend:
     return backend
 
 
-def backends_clear() -> None:
-    """Forget loaded backends (tests, or after weights were replaced)."""
-    with _lock:
-        _backends.clear()
-
-
 __all__ = ["ModelSpec", "WeightsMissing", "backend_get", "spec_build", "specs_for_kind"]

@@ -8,25 +8,12 @@ from pathlib import Path
 from django.db.models import QuerySet
 
 from inference import registry
-from inference.models import ImageEmbedding, ModelVersion
+from inference.models import ModelVersion
 
 
 def model_versions_list(*, kind: str | None = None) -> QuerySet[ModelVersion]:
     versions = ModelVersion.objects.all()
     return versions.filter(kind=kind) if kind else versions
-
-
-def model_version_get(*, model_version_id: int) -> ModelVersion:
-    return ModelVersion.objects.get(pk=model_version_id)
-
-
-def image_embeddings_stored(*, model_version: ModelVersion, content_hashes: set[str]) -> set[str]:
-    """Which of these content hashes already have a stored vector for the version."""
-    return set(
-        ImageEmbedding.objects.filter(
-            model_version=model_version, content_hash__in=content_hashes
-        ).values_list("content_hash", flat=True)
-    )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from classifier_site.core.errors import DomainError, NotFound
@@ -181,10 +181,6 @@ def item_label(item: JobImage) -> str:
     if item.status == ItemStatus.UNKNOWN:
         return "unknown"
     return ""
-
-
-def job_total_processing_ms(*, job: Job) -> float:
-    return float(job.items.aggregate(total=Sum("processing_ms"))["total"] or 0.0)
 
 
 def prediction_list(*, user) -> QuerySet[JobImage]:

@@ -163,32 +163,52 @@ class JobSpec:
     images: list[Image]
 
 
-def _job_spec_validate(
-    *,
-    owner,
-    job_type: str,
-    image_ids: Sequence[uuid.UUID | str],
-    top_k: int,
-    confidence_threshold: float,
-    custom_labels: Sequence[str] | str | None,
-    category_id: int | None,
-    model_version_id: int | None,
-) -> JobSpec:
+@dataclass(frozen=True)
+class JobRequest:
+    """A submit as asked (form, API, predict), before validation."""
+
+    job_type: str
+    image_ids: list[uuid.UUID | str]
+    top_k: int = 5
+    confidence_threshold: float = 0.0
+    custom_labels: Sequence[str] | str | None = None
+    category_id: int | None = None
+    model_version_id: int | None = None
+
+    def fingerprint(self) -> str:
+        """Equal for equal requests (image order aside): binds an Idempotency-Key."""
+        parts = (
+            self.job_type,
+            sorted(str(i) for i in self.image_ids),
+            self.top_k,
+            self.confidence_threshold,
+            self.custom_labels,
+            self.category_id,
+            self.model_version_id,
+        )
+        return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _job_spec_validate(*, owner, request: JobRequest) -> JobSpec:
     """Check a request field by field; raises DomainError naming the first bad field."""
+    job_type = request.job_type
     if job_type not in JobType.values:
         raise DomainError(f"Must be one of: {', '.join(JobType.values)}.", field="job_type")
-    top_k, threshold = _clean_options(top_k, confidence_threshold)
+    top_k, threshold = _clean_options(request.top_k, request.confidence_threshold)
     labels, category = _resolve_labels(
-        owner=owner, job_type=job_type, labels=custom_labels, category_id=category_id
+        owner=owner,
+        job_type=job_type,
+        labels=request.custom_labels,
+        category_id=request.category_id,
     )
     return JobSpec(
         job_type=job_type,
-        model_version=_resolve_model(job_type, model_version_id),
+        model_version=_resolve_model(job_type, request.model_version_id),
         category=category,
         labels=labels,
         top_k=top_k,
         confidence_threshold=threshold,
-        images=_owned_images(owner=owner, image_ids=image_ids),
+        images=_owned_images(owner=owner, image_ids=request.image_ids),
     )
 
 
@@ -260,50 +280,31 @@ def job_submit(
     Idempotent per (owner, idempotency_key): a repeated or concurrent request with the
     same key returns the first job (``created=False``) and creates nothing.
     """
-    image_ids = list(image_ids)
-    idempotency_key = (idempotency_key or "").strip()
-    if len(idempotency_key) > 255:
-        raise DomainError("At most 255 characters.", field="idempotency_key")
-    fingerprint = (
-        _fingerprint(
-            job_type,
-            sorted(str(i) for i in image_ids),
-            top_k,
-            confidence_threshold,
-            custom_labels,
-            category_id,
-            model_version_id,
-        )
-        if idempotency_key
-        else ""
-    )
-    earlier = _job_for_key(owner=owner, idempotency_key=idempotency_key, fingerprint=fingerprint)
-    if earlier is not None:
-        return SubmitResult(earlier, created=False)
-    spec = _job_spec_validate(
-        owner=owner,
+    request = JobRequest(
         job_type=job_type,
-        image_ids=image_ids,
+        image_ids=list(image_ids),
         top_k=top_k,
         confidence_threshold=confidence_threshold,
         custom_labels=custom_labels,
         category_id=category_id,
         model_version_id=model_version_id,
     )
+    key = (idempotency_key or "").strip()
+    if len(key) > 255:
+        raise DomainError("At most 255 characters.", field="idempotency_key")
+    fingerprint = request.fingerprint() if key else ""
+    earlier = _job_for_key(owner=owner, idempotency_key=key, fingerprint=fingerprint)
+    if earlier is not None:
+        return SubmitResult(earlier, created=False)
+    spec = _job_spec_validate(owner=owner, request=request)
     try:
         job = _job_create(
-            owner=owner,
-            spec=spec,
-            source=source,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
+            owner=owner, spec=spec, source=source, idempotency_key=key, fingerprint=fingerprint
         )
     except IntegrityError:
         # A concurrent request with the same key committed first: the unique constraint
         # made this insert wait for it, then fail. Its job is the answer.
-        earlier = _job_for_key(
-            owner=owner, idempotency_key=idempotency_key, fingerprint=fingerprint
-        )
+        earlier = _job_for_key(owner=owner, idempotency_key=key, fingerprint=fingerprint)
         if earlier is not None:
             return SubmitResult(earlier, created=False)
         # Otherwise an image was deleted between validation and commit (its foreign key
@@ -314,10 +315,6 @@ def job_submit(
             field="image_ids",
         ) from None
     return SubmitResult(job, created=True)
-
-
-def _fingerprint(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
 # --- dispatch ----------------------------------------------------------------------------
