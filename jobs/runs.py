@@ -344,8 +344,11 @@ def _shard_claim(shard_id: int) -> tuple[JobShard, uuid.UUID] | None:
     """Take the shard's lease (attempt counted) unless a live worker holds it or it is done."""
     now = timezone.now()
     token = uuid.uuid4()
+    # Conditions on the shard row only: PostgreSQL re-checks those against the row's
+    # latest version when concurrent claims queue on its lock; a join or subquery would
+    # be judged on the statement's snapshot and let several claims through.
     claimed = (
-        JobShard.objects.filter(pk=shard_id, job__status__in=ACTIVE_STATUSES)
+        JobShard.objects.filter(pk=shard_id)
         .filter(
             Q(status__in=(ShardStatus.PENDING, ShardStatus.QUEUED))
             | (Q(status=ShardStatus.PROCESSING) & _lease_expired(now))
@@ -360,10 +363,15 @@ def _shard_claim(shard_id: int) -> tuple[JobShard, uuid.UUID] | None:
         )
     )
     if not claimed:
-        # A canceled or deleted job: make sure its shard is not left active.
-        JobShard.objects.filter(pk=shard_id, status__in=SHARD_ACTIVE).exclude(
-            job__status__in=ACTIVE_STATUSES
-        ).update(status=ShardStatus.CANCELED, lease_token=None, heartbeat_at=None)
+        return None
+    if not Job.objects.filter(
+        pk=JobShard.objects.filter(pk=shard_id).values("job_id")[:1],
+        status__in=ACTIVE_STATUSES,
+    ).exists():
+        # The job was canceled (or its shard was left behind): nothing to do.
+        JobShard.objects.filter(pk=shard_id, lease_token=token).update(
+            status=ShardStatus.CANCELED, lease_token=None, heartbeat_at=None, updated_at=now
+        )
         return None
     shard = JobShard.objects.get(pk=shard_id)
     Job.objects.filter(pk=shard.job_id, status__in=ACTIVE_STATUSES).update(
@@ -642,7 +650,7 @@ def shard_run(*, shard_id: int) -> str:
     )
     if not done:
         return "superseded"
-    logger.info("shard %s of job %s: completed", shard_id, job.pk)
+    logger.info("shard %s completed (job %s)", shard_id, job.pk)
     job_finish_if_done(job_id=job.pk)
     return "completed"
 

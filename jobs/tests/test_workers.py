@@ -22,6 +22,7 @@ FAST = {
     "SQS_VISIBILITY_TIMEOUT_SECONDS": "20",
     "JOB_TIME_LIMIT_SECONDS": "15",
     "JOB_LEASE_SECONDS": "10",
+    "JOB_HEARTBEAT_SECONDS": "2",
     "JOB_RETRY_MIN_BACKOFF_MS": "100",
     "RETRY_MAX_BACKOFF_MS": "1000",
     "INFERENCE_BATCH_SIZE": "2",
@@ -169,7 +170,8 @@ def test_same_message_delivered_three_times_at_once(
     ).job
     monkeypatch.undo()
     broker = dramatiq.get_broker()
-    message = tasks.job_run.message(str(job.id))
+    shard = job.shards.get()
+    message = tasks.shard_run.message(shard.id)
     for _ in range(3):
         broker.enqueue(message)
 
@@ -181,7 +183,7 @@ def test_same_message_delivered_three_times_at_once(
     assert JobImage.objects.filter(job=job).count() == 6
     # Let the other two copies arrive and be dropped, then count the transitions.
     wait_for(
-        lambda: worker.log().count(f"job {job.id}: ") >= 3,
+        lambda: worker.log().count(f"shard {shard.id}") >= 3,
         timeout=30,
         message="all three deliveries handled",
     )
@@ -238,16 +240,16 @@ def test_message_that_kills_its_worker_every_time_ends_in_dlq_and_failed(
         worker = dramatiq_worker(queues=QUEUES, env=env)
         try:
             wait_for(
-                lambda: worker.proc.poll() is not None or queues.dead_job_ids("inference"),
+                lambda: worker.proc.poll() is not None or queues.dead_args("inference"),
                 timeout=40,
                 message="worker death or dead letter",
             )
         finally:
             worker.stop()
-        if queues.dead_job_ids("inference"):
+        if queues.dead_args("inference"):
             break
         deaths += 1
-    assert queues.dead_job_ids("inference") == [str(job.id)]
+    assert queues.dead_args("inference") == [job.shards.get().id]
     assert deaths == 3
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("processing", 3)
@@ -272,7 +274,7 @@ def test_actor_that_always_raises_retries_then_dlq_and_failed(
     assert (job.status, job.attempts) == ("failed", 3)
     assert job.error_message == "RuntimeError: injected failure (JOBS_TEST_FAULT)"
     wait_for(
-        lambda: queues.dead_job_ids("inference") == [str(job.id)],
+        lambda: queues.dead_args("inference") == [job.shards.get().id],
         timeout=20,
         message="the message in the dead-letter queue",
     )
