@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -177,9 +176,10 @@ class LivenessFile(Middleware):
             while not worker_stopping.is_set():
                 if self.healthy():
                     self.path.parent.mkdir(parents=True, exist_ok=True)
-                    self.path.touch()
-                    os.utime(self.path)
-                time.sleep(5)
+                    # The content says whether a message is in progress (a scaler
+                    # removes idle workers only).
+                    self.path.write_text(f"busy={self._busy}\n")
+                time.sleep(2)
 
         threading.Thread(target=touch_forever, name="liveness", daemon=True).start()
 
