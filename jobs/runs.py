@@ -35,7 +35,7 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import Case, Count, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Case, Count, Exists, F, Field, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -471,6 +471,7 @@ def _record(job: Job, shard_id: int, rows: dict[int, dict[str, Any]]) -> int:
         for name in names:
             field = JobImage._meta.get_field(name)
             output = JSONField() if name == "predictions" else field
+            assert isinstance(output, Field)
             updates[name] = Case(
                 *[When(pk=pk, then=Value(rows[pk][name], output_field=output)) for pk in writable],
                 default=F(name),
@@ -601,11 +602,15 @@ def shard_run(*, shard_id: int) -> str:
             },
         )
     reader = _Reader()
+
+    def opener(key: str, content_hash: str):
+        return lambda: reader.open(key, content_hash)
+
     inputs = [
         ImageInput(
             key=str(pk),
             content_hash=content_hash,
-            open=lambda key=key, h=content_hash: reader.open(key, h),
+            open=opener(key, content_hash),
         )
         for pk, image_id, key, content_hash in items
         if image_id is not None
@@ -724,9 +729,11 @@ def jobs_sweep() -> SweepResult:
         if _shards_send(job_id=job_id, source=source, shard_ids=ids)
     ]
     finished = []
-    for job_id in Job.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.PROCESSING)).filter(
-        ~Exists(JobShard.objects.filter(job_id=OuterRef("pk"), status__in=SHARD_ACTIVE))
-    ).values_list("pk", flat=True):
+    for job_id in (
+        Job.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.PROCESSING))
+        .filter(~Exists(JobShard.objects.filter(job_id=OuterRef("pk"), status__in=SHARD_ACTIVE)))
+        .values_list("pk", flat=True)
+    ):
         if job_finish_if_done(job_id=job_id):
             finished.append(job_id)
     if redispatched or failed or finished:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dramatiq
 from django.conf import settings
@@ -47,7 +48,7 @@ def _run(shard_id: int) -> None:
         raise
 
 
-_OPTIONS = {
+_OPTIONS: dict[str, Any] = {
     "max_retries": _RETRIES,
     "retry_when": _retry_when,
     "min_backoff": settings.JOB_RETRY_MIN_BACKOFF_MS,

@@ -18,6 +18,7 @@ worker that is in the middle of a shard (its liveness file says busy).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -79,7 +80,11 @@ class Proc:
         # A session of its own: Ctrl-C reaches only the supervisor, which then stops each
         # child the way a platform would.
         self.popen = subprocess.Popen(
-            self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            self.cmd,
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.started = time.monotonic()
@@ -109,10 +114,8 @@ class Proc:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
         # Children of a process (dramatiq's worker processes) go with their group.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 class Cluster:
@@ -153,24 +156,53 @@ class Cluster:
         if not pgdata.exists():
             subprocess.run(
                 [*run_as, str(initdb), "-D", str(pgdata), "-A", "trust", "-U", "postgres"],
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
-        cmd = [*run_as, str(initdb.parent / "postgres"), "-D", str(pgdata), "-p", str(port),
-               "-c", "listen_addresses=127.0.0.1", "-k", str(self.run_dir)]
-        self.services.append(Proc("postgres", cmd, dict(os.environ),
-                                  self.run_dir / "logs/postgres.log").start())
+        cmd = [
+            *run_as,
+            str(initdb.parent / "postgres"),
+            "-D",
+            str(pgdata),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-k",
+            str(self.run_dir),
+        ]
+        self.services.append(
+            Proc("postgres", cmd, dict(os.environ), self.run_dir / "logs/postgres.log").start()
+        )
         wait_until(lambda: port_open(port), 30, "PostgreSQL")
         time.sleep(1)
-        subprocess.run([*run_as, str(initdb.parent / "createdb"), "-h", "127.0.0.1", "-p",
-                        str(port), "-U", "postgres", name], check=False, capture_output=True)
+        subprocess.run(
+            [
+                *run_as,
+                str(initdb.parent / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                name,
+            ],
+            check=False,
+            capture_output=True,
+        )
         return f"postgres://postgres@127.0.0.1:{port}/{name}"
 
     def _moto(self) -> str:
         port = free_port()
         moto = Path(PY).with_name("moto_server")
         self.services.append(
-            Proc("moto", [str(moto), "-H", "127.0.0.1", "-p", str(port)], dict(os.environ),
-                 self.run_dir / "logs/moto.log").start()
+            Proc(
+                "moto",
+                [str(moto), "-H", "127.0.0.1", "-p", str(port)],
+                dict(os.environ),
+                self.run_dir / "logs/moto.log",
+            ).start()
         )
         url = f"http://127.0.0.1:{port}"
 
@@ -215,16 +247,34 @@ class Cluster:
         return env
 
     def _manage(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [PY, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
     def _worker(self, queue: str, name: str) -> Proc:
         liveness = self.run_dir / f"live/{name}"
-        env = {**self.env, "WORKER_LIVENESS_FILE": str(liveness),
-               # One process per worker, as one container per task in the deployment.
-               "TORCH_THREADS": self.env.get("TORCH_THREADS", "1")}
-        cmd = [PY, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1",
-               "--queues", queue]
+        env = {
+            **self.env,
+            "WORKER_LIVENESS_FILE": str(liveness),
+            # One process per worker, as one container per task in the deployment.
+            "TORCH_THREADS": self.env.get("TORCH_THREADS", "1"),
+        }
+        cmd = [
+            PY,
+            "manage.py",
+            "rundramatiq",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+            "--queues",
+            queue,
+        ]
         proc = Proc(name, cmd, env, self.run_dir / f"logs/{name}.log", liveness=liveness)
         return proc.start()
 
@@ -235,9 +285,13 @@ class Cluster:
         self.env = self._base_env(db_url, aws_url)
         import boto3
 
-        boto3.client("s3", endpoint_url=aws_url, region_name="us-east-1",
-                     aws_access_key_id="cluster", aws_secret_access_key="cluster",
-                     ).create_bucket(Bucket="classifier-media")
+        boto3.client(
+            "s3",
+            endpoint_url=aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="cluster",
+            aws_secret_access_key="cluster",
+        ).create_bucket(Bucket="classifier-media")
         log("release: migrations, cache table, model versions (one-off)")
         release = self._manage("release")
         if release.returncode != 0:
@@ -248,22 +302,39 @@ class Cluster:
             token = self._manage("drf_create_token", "demo").stdout.split()[2]
             (self.run_dir / "demo-token").write_text(token)
         gunicorn = Path(PY).with_name("gunicorn")
-        web_cmd = [str(gunicorn), "classifier_site.wsgi", "--bind",
-                   f"127.0.0.1:{self.env['WEB_PORT']}", "--workers", str(self.args.web_workers),
-                   "--timeout", "60", "--graceful-timeout", "20"]
+        web_cmd = [
+            str(gunicorn),
+            "classifier_site.wsgi",
+            "--bind",
+            f"127.0.0.1:{self.env['WEB_PORT']}",
+            "--workers",
+            str(self.args.web_workers),
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "20",
+        ]
         if (ROOT / "gunicorn.conf.py").exists():
             web_cmd += ["--config", str(ROOT / "gunicorn.conf.py")]
         self.procs.append(Proc("web", web_cmd, self.env, self.run_dir / "logs/web.log").start())
         self.procs.append(self._worker("predict", "predict-worker"))
-        self.procs.append(Proc("sweeper", [PY, "manage.py", "sweep_jobs", "--loop"], self.env,
-                               self.run_dir / "logs/sweeper.log").start())
+        self.procs.append(
+            Proc(
+                "sweeper",
+                [PY, "manage.py", "sweep_jobs", "--loop"],
+                self.env,
+                self.run_dir / "logs/sweeper.log",
+            ).start()
+        )
         for _ in range(self.args.workers):
             self._add_worker()
         wait_until(lambda: port_open(int(self.env["WEB_PORT"])), 60, "gunicorn")
         state = {"web": self.web_url, "run_dir": str(self.run_dir), "workers": len(self.workers)}
         (self.run_dir / "cluster.json").write_text(json.dumps(state))
-        log(f"up: web {self.web_url}, {len(self.workers)} bulk worker(s), predict worker, "
-            "sweeper. Ctrl-C stops everything.")
+        log(
+            f"up: web {self.web_url}, {len(self.workers)} bulk worker(s), predict worker, "
+            "sweeper. Ctrl-C stops everything."
+        )
 
     def _add_worker(self) -> None:
         n = len(self.workers) + sum(1 for e in self.scale_events if e["action"] == "in")
@@ -273,15 +344,21 @@ class Cluster:
     def _backlog(self) -> int:
         import boto3
 
-        sqs = boto3.client("sqs", endpoint_url=self.env["SQS_ENDPOINT_URL"],
-                           region_name="us-east-1", aws_access_key_id="cluster",
-                           aws_secret_access_key="cluster")
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=self.env["SQS_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="cluster",
+            aws_secret_access_key="cluster",
+        )
         url = sqs.get_queue_url(QueueName=f"{self.args.namespace}_inference")["QueueUrl"]
         attrs = sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                          "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(
-            attrs["ApproximateNumberOfMessagesNotVisible"])
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
 
     def scale(self) -> None:
         """Target tracking on backlog per worker, as the deployment's policy: out quickly,
@@ -310,13 +387,17 @@ class Cluster:
                 self.last_scale_in = now
                 self._event("in", backlog, current, len(self.workers))
         (self.run_dir / "workers.log").open("a").write(
-            json.dumps({"t": time.time(), "backlog": backlog, "workers": len(self.workers)})
-            + "\n"
+            json.dumps({"t": time.time(), "backlog": backlog, "workers": len(self.workers)}) + "\n"
         )
 
     def _event(self, action: str, backlog: int, before: int, after: int) -> None:
-        event = {"t": time.time(), "action": action, "backlog": backlog,
-                 "before": before, "after": after}
+        event = {
+            "t": time.time(),
+            "action": action,
+            "backlog": backlog,
+            "before": before,
+            "after": after,
+        }
         self.scale_events.append(event)
         log(f"scale {action}: backlog {backlog}, workers {before} -> {after}")
 
@@ -367,8 +448,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--autoscale", action="store_true", default=env("AUTOSCALE") == "1")
     p.add_argument("--min-workers", type=int, default=1)
     p.add_argument("--max-workers", type=int, default=int(env("MAX_WORKERS", "4")))
-    p.add_argument("--backlog-per-worker", type=float, default=4.0,
-                   help="target messages (shards) per bulk worker")
+    p.add_argument(
+        "--backlog-per-worker",
+        type=float,
+        default=4.0,
+        help="target messages (shards) per bulk worker",
+    )
     p.add_argument("--scale-out-cooldown", type=float, default=15.0)
     p.add_argument("--scale-in-cooldown", type=float, default=45.0)
     p.add_argument("--scale-interval", type=float, default=5.0)

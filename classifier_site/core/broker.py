@@ -52,11 +52,9 @@ class AckSafeSQSConsumer(SQSConsumer):
         try:
             step()
         except Exception as exc:  # noqa: BLE001 - any failure: log it, keep consuming
-            logger.warning(
-                "could not %s an SQS message (it will be redelivered): %s", action, exc
-            )
+            logger.warning("could not %s an SQS message (it will be redelivered): %s", action, exc)
         finally:
-            self.message_refc = max(self.message_refc - 1, 0)
+            self.message_refc: int = max(self.message_refc - 1, 0)
 
     def ack(self, message) -> None:
         self._settle("acknowledge", message._sqs_message.delete)

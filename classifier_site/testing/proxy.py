@@ -7,6 +7,7 @@ restarted); ``up()`` listens again on the same port.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -35,10 +36,8 @@ class TcpProxy:
                 self._listener.close()
                 self._listener = None
             for conn in self._conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 conn.close()
             self._conns.clear()
 
@@ -68,7 +67,5 @@ class TcpProxy:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass

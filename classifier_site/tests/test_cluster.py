@@ -83,9 +83,7 @@ def test_cluster_starts_completes_a_job_over_http_and_stops(inference_weights_en
         logs = "".join(p.read_text() for p in (tmp_path / "run/logs").glob("worker-*.log"))
         assert logs.count(f"completed (job {job_id})") == 3
         worker_logs = sorted(p.name for p in (tmp_path / "run/logs").glob("*.log"))
-        assert {"web.log", "sweeper.log", "predict-worker.log", "worker-1.log"} <= set(
-            worker_logs
-        )
+        assert {"web.log", "sweeper.log", "predict-worker.log", "worker-1.log"} <= set(worker_logs)
     finally:
         stopped_at = time.monotonic()
         proc.send_signal(signal.SIGINT)  # Ctrl-C

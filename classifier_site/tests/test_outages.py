@@ -33,7 +33,9 @@ def test_database_down_gives_json_503_with_retry_after_and_health_names_it(user)
     env = {
         **os.environ,
         "PROBE_TOKEN": token,
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@127.0.0.1:{proxy.port}/{db['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{db['USER'] or 'postgres'}@127.0.0.1:{proxy.port}/{db['NAME']}"
+        ),
     }
     try:
         proxy.down()
@@ -50,4 +52,8 @@ def test_database_down_gives_json_503_with_retry_after_and_health_names_it(user)
     assert health[1]["database"].startswith("error") and health[1]["broker"] == "ok"
 
     api, health = json.loads(back.stdout.strip().splitlines()[-1]).values()
-    assert (api[0], api[3]["total"], health) == (200, 0, [200, {"database": "ok", "storage": "ok", "broker": "ok"}])
+    assert (api[0], api[3]["total"], health) == (
+        200,
+        0,
+        [200, {"database": "ok", "storage": "ok", "broker": "ok"}],
+    )

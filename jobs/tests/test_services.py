@@ -395,7 +395,7 @@ def test_storage_outage_retries_the_shard_and_fails_no_image(user, images, monke
 
 def test_user_errors_carry_no_internal_urls():
     text = (
-        'Could not read the image: Could not connect to the endpoint URL: '
+        "Could not read the image: Could not connect to the endpoint URL: "
         '"http://minio.internal:9000/media/u/1/abc.jpg" cannot identify image file '
         "<_io.BytesIO object at 0x7f3a2b1c0d90>"
     )
