@@ -11,7 +11,7 @@ PROD_ENV := DEBUG=0 EMBEDDED=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(sec
 	BROKER_URL=sqs:// S3_BUCKET=classifier-media CACHE_BACKEND=database
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench install system clean worker
+.PHONY: help run test lint format bench install system clean worker cluster
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ run: $(STAMP) ## Start the app at http://127.0.0.1:8000 (SQLite, local files, in
 
 worker: $(STAMP) ## Run queue workers (needs BROKER_URL): jobs and single-image predictions
 	$(PY) manage.py rundramatiq --processes 1 --threads 1
+
+WORKERS ?= 2
+cluster: $(STAMP) ## Production topology on this machine (PostgreSQL, moto S3+SQS, gunicorn, WORKERS=N bulk workers, a predict worker, the sweeper); Ctrl-C stops all. AUTOSCALE=1 scales the bulk workers
+	$(PY) scripts/cluster.py --workers $(WORKERS) --demo $(if $(filter 1,$(AUTOSCALE)),--autoscale)
 
 lint: $(STAMP) ## ruff, mypy, import contracts (torch stays in the worker), migrations, deploy check
 	$(VENV)/bin/ruff check .

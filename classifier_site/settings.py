@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "classifier_site.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -231,7 +232,8 @@ INFERENCE_DECODE_THREADS = env_int("INFERENCE_DECODE_THREADS", 1, minimum=1)
 BROKER_URL = env_str("BROKER_URL")  # "sqs://" (AWS) or empty for the in-process queue
 SQS_ENDPOINT_URL = env_str("SQS_ENDPOINT_URL")
 SQS_NAMESPACE = env_str("SQS_NAMESPACE", "classifier")
-JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 1800, minimum=1)
+# Per message, i.e. per shard of JOB_SHARD_SIZE images (not per job).
+JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 600, minimum=1)
 SQS_VISIBILITY_TIMEOUT_SECONDS = env_int(
     "SQS_VISIBILITY_TIMEOUT_SECONDS", JOB_TIME_LIMIT_SECONDS + 300, minimum=2
 )
@@ -247,10 +249,19 @@ if SQS_VISIBILITY_TIMEOUT_SECONDS <= JOB_TIME_LIMIT_SECONDS:
         "message would be delivered to a second worker."
     )
 # --- Jobs (jobs app) -------------------------------------------------------------------
-# A worker refreshes its lease (Job.heartbeat_at) after every batch; a lease older than
-# this means the worker is gone and the sweeper may hand the job to another one. It must
-# be far longer than one batch takes, and shorter than the SQS visibility timeout.
-JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 300, minimum=1)
+# A job's images are split into shards of this many, one queue message each, so any
+# number of workers share one job. Small enough that a shard takes seconds (a lost one is
+# cheap to redo), large enough that per-message overhead stays small.
+JOB_SHARD_SIZE = env_int("JOB_SHARD_SIZE", 64, minimum=1)
+# A worker refreshes its shard's lease (JobShard.heartbeat_at) after every batch and at
+# least every JOB_HEARTBEAT_SECONDS; a lease older than JOB_LEASE_SECONDS means the worker
+# is gone and the sweeper hands the shard to another one: recovery takes about
+# lease + sweep interval. The lease must be shorter than the SQS visibility timeout.
+JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 10.0)
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)
+# Retry delays for transient errors (database, storage or queue unreachable): these
+# retries are not counted as attempts, they wait (doubling, up to this) until it returns.
+JOB_TRANSIENT_MAX_BACKOFF_MS = env_int("JOB_TRANSIENT_MAX_BACKOFF_MS", 30_000, minimum=1000)
 # Deliveries (claims) of one job before it is failed; matches the queue's redrive policy.
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", SQS_MAX_RECEIVES, minimum=1)
 JOB_RETRY_MIN_BACKOFF_MS = env_int("JOB_RETRY_MIN_BACKOFF_MS", 5_000, minimum=1)
@@ -258,8 +269,8 @@ JOB_RETRY_MIN_BACKOFF_MS = env_int("JOB_RETRY_MIN_BACKOFF_MS", 5_000, minimum=1)
 JOB_PENDING_GRACE_SECONDS = env_int("JOB_PENDING_GRACE_SECONDS", 60, minimum=0)
 # A queued job that no worker claimed this long after its last send is sent again (its
 # message may have been dead-lettered before any claim); duplicates are harmless.
-JOB_QUEUED_RESEND_SECONDS = env_int("JOB_QUEUED_RESEND_SECONDS", 3600, minimum=1)
-JOB_SWEEP_INTERVAL_SECONDS = env_int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+JOB_QUEUED_RESEND_SECONDS = env_int("JOB_QUEUED_RESEND_SECONDS", 300, minimum=1)
+JOB_SWEEP_INTERVAL_SECONDS = env_float("JOB_SWEEP_INTERVAL_SECONDS", 15.0)
 JOB_MAX_IMAGES = env_int("JOB_MAX_IMAGES", 10_000, minimum=1)
 if JOB_LEASE_SECONDS >= SQS_VISIBILITY_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
@@ -277,6 +288,8 @@ DRAMATIQ_BROKER = dramatiq_broker_settings(
     max_backoff_ms=RETRY_MAX_BACKOFF_MS,
     # Worker processes serve their own Prometheus metrics on this port (0 = off).
     metrics_port=env_int("WORKER_METRICS_PORT", 0, minimum=0),
+    # Touched while the worker's consumer still polls; a liveness probe checks its age.
+    liveness_file=env_str("WORKER_LIVENESS_FILE"),
 )
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Run the in-process worker inside the web process (embedded default only).

@@ -60,6 +60,8 @@ class Job(models.Model):
     classified = models.PositiveIntegerField(default=0)
     unknown = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    # Images left unprocessed by a cancel: processed + canceled == total once it stopped.
+    canceled = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -67,8 +69,7 @@ class Job(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    # The worker's lease: refreshed per batch; older than JOB_LEASE_SECONDS = worker gone.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The most deliveries any one of its shards needed (leases live on the shards).
     attempts = models.PositiveSmallIntegerField(default=0)
     error_message = models.TextField(blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
@@ -90,7 +91,7 @@ class Job(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "source", "-created_at"], name="job_owner_newest"),
-            models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            models.Index(fields=["status", "dispatched_at"], name="job_status_dispatched"),
         ]
         ordering = ["-created_at"]
 
@@ -106,17 +107,70 @@ class Job(models.Model):
         return self.job_type == JobType.CUSTOM_CLASSIFICATION
 
 
+class ShardStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # message not (yet) sent, or handed back unsent
+    QUEUED = "queued", "Queued"  # message sent, no worker holds it
+    PROCESSING = "processing", "Processing"  # a worker holds the lease
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+SHARD_ACTIVE = (ShardStatus.PENDING, ShardStatus.QUEUED, ShardStatus.PROCESSING)
+
+
+class JobShard(models.Model):
+    """A slice of a job's images, the unit of work of one queue message.
+
+    Shards of one job run on any number of workers at once. Each carries its own lease:
+    ``lease_token`` names the claim that holds it, ``heartbeat_at`` is refreshed while the
+    worker lives; a lease older than JOB_LEASE_SECONDS means the worker is gone.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="shards")
+    index = models.PositiveIntegerField()
+    size = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=16, choices=ShardStatus.choices, default=ShardStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_token = models.UUIDField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="jobshard_unique_job_index"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "heartbeat_at"], name="jobshard_status_heartbeat"),
+            models.Index(fields=["job", "status"], name="jobshard_job_status"),
+        ]
+        ordering = ["job", "index"]
+
+    def __str__(self) -> str:
+        return f"shard {self.index} of {self.job_id}"
+
+
 class ItemStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     CLASSIFIED = "classified", "Classified"
     UNKNOWN = "unknown", "Unknown"  # best score under the job's threshold
     FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"  # the job was canceled before it was classified
 
 
 class JobImage(models.Model):
     """One image of one job, and its result once classified."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items")
+    shard = models.ForeignKey(
+        JobShard, on_delete=models.CASCADE, null=True, blank=True, related_name="items"
+    )
     # SET_NULL + the snapshot below: results survive deleting the image.
     image = models.ForeignKey(
         "images.Image", on_delete=models.SET_NULL, null=True, blank=True, related_name="job_items"
@@ -141,6 +195,7 @@ class JobImage(models.Model):
         ]
         indexes = [
             models.Index(fields=["job", "status"], name="jobimage_job_status"),
+            models.Index(fields=["shard", "status"], name="jobimage_shard_status"),
             models.Index(fields=["image", "-completed_at"], name="jobimage_image_newest"),
             models.Index(fields=["top_label"], name="jobimage_top_label"),
         ]

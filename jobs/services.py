@@ -1,8 +1,9 @@
-"""Writes for jobs: submit, dispatch, run (worker side), cancel, retry, delete, sweep.
+"""Writes for jobs: submit, cancel, retry, delete; dispatch, run and sweep live in
+``jobs.runs`` and are re-exported here.
 
-The database is the source of truth. A message carries only a job id; losing one loses
-nothing, because ``jobs_sweep`` re-dispatches what no worker holds. Every state change is
-a conditional UPDATE on the current status, so concurrent or repeated deliveries can only
+The database is the source of truth. A message carries only a shard id; losing one loses
+nothing, because ``jobs_sweep`` re-sends what no worker holds. Every state change is a
+conditional UPDATE on the current status, so concurrent or repeated deliveries can only
 move a job forward, and a result row is written at most once (pending -> done).
 """
 
@@ -12,17 +13,13 @@ import hashlib
 import json
 import logging
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from categories.models import Category
@@ -32,17 +29,36 @@ from images.models import Image
 from inference import services as inference
 from inference.labels import LabelError, labels_clean
 from inference.models import ModelVersion
-from inference.types import ImageInput, ImageOutcome
-from jobs import metrics
 from jobs.models import (
     ACTIVE_STATUSES,
+    SHARD_ACTIVE,
     TERMINAL_STATUSES,
     ItemStatus,
     Job,
     JobImage,
+    JobShard,
     JobSource,
     JobStatus,
     JobType,
+    ShardStatus,
+)
+from jobs.runs import (  # noqa: F401 - the worker side, re-exported as part of the services
+    SweepResult,
+    TransientError,
+    is_transient,
+    job_dispatch,
+    job_dispatch_soon,
+    job_finish_if_done,
+    job_run,
+    jobs_recover_on_start,
+    jobs_sweep,
+    recount,
+    shard_attempt_failed,
+    shard_fail,
+    shard_run,
+    shard_transient_failure,
+    shards_create,
+    user_error,
 )
 
 logger = logging.getLogger(__name__)
@@ -215,7 +231,8 @@ def _job_spec_validate(*, owner, request: JobRequest) -> JobSpec:
 def _job_create(
     *, owner, spec: JobSpec, source: str, idempotency_key: str, fingerprint: str
 ) -> Job:
-    """Write the job and one row per image in one transaction; dispatch on commit."""
+    """Write the job, one row per image and its shards in one transaction; dispatch after
+    commit, outside the request."""
     with transaction.atomic():
         job = Job.objects.create(
             owner=owner,
@@ -230,7 +247,7 @@ def _job_create(
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint,
         )
-        JobImage.objects.bulk_create(
+        items = JobImage.objects.bulk_create(
             JobImage(
                 job=job,
                 image=image,
@@ -241,7 +258,8 @@ def _job_create(
             )
             for position, image in enumerate(spec.images)
         )
-        transaction.on_commit(partial(job_dispatch, job_id=job.id))
+        shards_create(job=job, item_ids=[item.pk for item in items])
+        transaction.on_commit(partial(job_dispatch_soon, job.id))
     return job
 
 
@@ -317,102 +335,29 @@ def job_submit(
     return SubmitResult(job, created=True)
 
 
-# --- dispatch ----------------------------------------------------------------------------
-
-
-def job_dispatch(*, job_id: uuid.UUID) -> bool:
-    """Send the job's message. Never raises: a failed send leaves the job for the sweeper."""
-    from jobs import tasks  # the actors call these services: a cycle, broken here
-
-    job = Job.objects.filter(pk=job_id).only("id", "source", "status").first()
-    if job is None or job.status in TERMINAL_STATUSES:
-        return False
-    actor = tasks.predict_run if job.source == JobSource.PREDICT else tasks.job_run
-    try:
-        actor.send(str(job_id))
-    except Exception:  # any broker/network error: the job stays pending, nothing is lost
-        logger.warning("could not enqueue job %s; the sweeper will retry", job_id, exc_info=True)
-        return False
-    now = timezone.now()
-    Job.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
-        status=JobStatus.QUEUED, queued_at=now, dispatched_at=now, updated_at=now
-    )
-    Job.objects.filter(pk=job_id).exclude(status=JobStatus.PENDING).update(dispatched_at=now)
-    return True
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    redispatched: list[uuid.UUID]
-    failed: list[uuid.UUID]
-
-
-def jobs_sweep() -> SweepResult:
-    """Re-dispatch jobs no worker holds; fail those whose workers died too often.
-
-    - pending longer than JOB_PENDING_GRACE_SECONDS (the send failed or never ran);
-    - processing with an expired lease (the worker was killed or lost its connection);
-    - processing with a released lease (a retry is due) once the longest retry backoff
-      has passed without it arriving;
-    - queued, unclaimed JOB_QUEUED_RESEND_SECONDS after its last send (the message was
-      dead-lettered before any worker could claim it, e.g. while the database was down).
-    Safe to run from many processes at once: a duplicate message is harmless.
-    """
-    now = timezone.now()
-    grace = timedelta(seconds=settings.JOB_PENDING_GRACE_SECONDS)
-    lease = timedelta(seconds=settings.JOB_LEASE_SECONDS)
-    backoff = timedelta(milliseconds=settings.RETRY_MAX_BACKOFF_MS)
-    not_recently_sent = Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - grace)
-    resend = timedelta(seconds=settings.JOB_QUEUED_RESEND_SECONDS)
-    stale = Job.objects.filter(not_recently_sent).filter(
-        Q(status=JobStatus.PENDING, created_at__lt=now - grace)
-        | Q(status=JobStatus.QUEUED, dispatched_at__lt=now - resend)
-        | Q(status=JobStatus.PROCESSING, heartbeat_at__lt=now - lease)
-        | Q(
-            status=JobStatus.PROCESSING,
-            heartbeat_at__isnull=True,
-            updated_at__lt=now - backoff - grace,
-        )
-    )
-    redispatched: list[uuid.UUID] = []
-    failed: list[uuid.UUID] = []
-    for job_id, status, attempts in stale.values_list("id", "status", "attempts"):
-        if status == JobStatus.PROCESSING and attempts >= settings.JOB_MAX_ATTEMPTS:
-            reason = (
-                f"The worker stopped {attempts} times while processing this job "
-                "(crashed, killed or out of memory); giving up."
-            )
-            if _job_fail(job_id, reason, from_statuses=(JobStatus.PROCESSING,)):
-                failed.append(job_id)
-            continue
-        if job_dispatch(job_id=job_id):
-            redispatched.append(job_id)
-    if redispatched or failed:
-        logger.info("sweep: redispatched %d, failed %d", len(redispatched), len(failed))
-    return SweepResult(redispatched, failed)
-
-
-def jobs_recover_on_start() -> list[uuid.UUID]:
-    """Embedded mode: the in-memory queue was lost with the last process, re-send all.
-
-    Only for the single-process embedded mode, where no other worker can hold a job.
-    """
-    now = timezone.now()
-    Job.objects.filter(status=JobStatus.PROCESSING).update(heartbeat_at=None, updated_at=now)
-    ids = list(Job.objects.filter(status__in=ACTIVE_STATUSES).values_list("id", flat=True))
-    for job_id in ids:
-        job_dispatch(job_id=job_id)
-    return ids
-
-
 # --- user actions ------------------------------------------------------------------------
 
 
 def job_cancel(*, job: Job) -> Job:
+    """Stop the job: workers stop between batches; images not yet classified are marked
+    canceled, so processed + canceled == total."""
     now = timezone.now()
-    moved = Job.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
-        status=JobStatus.CANCELED, completed_at=now, updated_at=now, heartbeat_at=None
-    )
+    with transaction.atomic():
+        moved = Job.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
+            status=JobStatus.CANCELED, completed_at=now, updated_at=now
+        )
+        if moved:
+            JobShard.objects.filter(job_id=job.pk, status__in=SHARD_ACTIVE).update(
+                status=ShardStatus.CANCELED,
+                lease_token=None,
+                heartbeat_at=None,
+                completed_at=now,
+                updated_at=now,
+            )
+            JobImage.objects.filter(job_id=job.pk, status=ItemStatus.PENDING).update(
+                status=ItemStatus.CANCELED, completed_at=now
+            )
+            recount(job.pk)
     job.refresh_from_db()
     if not moved:
         raise Conflict(f"A {job.status} job cannot be canceled.", field="status")
@@ -420,29 +365,40 @@ def job_cancel(*, job: Job) -> Job:
 
 
 def job_retry_failed(*, job: Job) -> Job:
-    """Run the failed images of a finished job again (done images keep their results)."""
+    """Run the failed images of a finished job again (done images keep their results,
+    canceled ones stay canceled); only the shards holding them are sent."""
     with transaction.atomic():
         locked = Job.objects.select_for_update().get(pk=job.pk)
         if locked.status not in TERMINAL_STATUSES:
             raise Conflict("Only a finished job can be retried.", field="status")
-        retry_items = locked.items.filter(status=ItemStatus.FAILED)
-        if not retry_items.exists() and not locked.items.filter(status=ItemStatus.PENDING).exists():
+        retry_items = locked.items.filter(status__in=(ItemStatus.FAILED, ItemStatus.PENDING))
+        shard_ids = set(retry_items.values_list("shard_id", flat=True))
+        if not shard_ids:
             raise Conflict("This job has no failed images to retry.", field="status")
         retry_items.update(
             status=ItemStatus.PENDING, error="", completed_at=None, processing_ms=None
         )
         now = timezone.now()
+        JobShard.objects.filter(pk__in=shard_ids).update(
+            status=ShardStatus.PENDING,
+            attempts=0,
+            lease_token=None,
+            heartbeat_at=None,
+            dispatched_at=None,
+            completed_at=None,
+            error_message="",
+            updated_at=now,
+        )
         Job.objects.filter(pk=job.pk).update(
             status=JobStatus.PENDING,
             attempts=0,
             error_message="",
             completed_at=None,
-            heartbeat_at=None,
             dispatched_at=None,
             updated_at=now,
         )
-        _recount(job.pk)
-        transaction.on_commit(partial(job_dispatch, job_id=job.pk))
+        recount(job.pk)
+        transaction.on_commit(partial(job_dispatch_soon, job.pk))
     job.refresh_from_db()
     return job
 
@@ -452,179 +408,6 @@ def job_delete(*, job: Job) -> None:
     deleted, _ = Job.objects.filter(pk=job.pk, status__in=TERMINAL_STATUSES).delete()
     if not deleted:
         raise Conflict("Cancel the job before deleting it.", field="status")
-
-
-# --- worker side -------------------------------------------------------------------------
-
-
-def _claim(job_id) -> bool:
-    now = timezone.now()
-    lease_expired = Q(heartbeat_at__isnull=True) | Q(
-        heartbeat_at__lt=now - timedelta(seconds=settings.JOB_LEASE_SECONDS)
-    )
-    return bool(
-        Job.objects.filter(pk=job_id)
-        .filter(
-            Q(status__in=(JobStatus.PENDING, JobStatus.QUEUED))
-            | (Q(status=JobStatus.PROCESSING) & lease_expired)
-        )
-        .update(
-            status=JobStatus.PROCESSING,
-            queued_at=Coalesce(F("queued_at"), now),
-            started_at=Coalesce(F("started_at"), now),
-            heartbeat_at=now,
-            attempts=F("attempts") + 1,
-            updated_at=now,
-        )
-    )
-
-
-def _job_fail(job_id, reason: str, *, from_statuses=ACTIVE_STATUSES) -> bool:
-    now = timezone.now()
-    _recount(job_id)
-    return bool(
-        Job.objects.filter(pk=job_id, status__in=from_statuses).update(
-            status=JobStatus.FAILED,
-            error_message=reason[:5000],
-            completed_at=now,
-            heartbeat_at=None,
-            updated_at=now,
-        )
-    )
-
-
-def job_attempt_failed(*, job_id, error: str, final: bool) -> None:
-    """An attempt raised. Final: fail the job with the error. Else release the lease so
-    the retry (a new message, after a backoff) can claim it at once."""
-    if final:
-        _job_fail(job_id, error)
-        return
-    Job.objects.filter(pk=job_id, status=JobStatus.PROCESSING).update(
-        heartbeat_at=None, error_message=error[:5000], updated_at=timezone.now()
-    )
-
-
-def _recount(job_id) -> dict[str, int]:
-    counts = Counter(
-        dict(
-            JobImage.objects.filter(job_id=job_id)
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .values_list("status", "n")
-        )
-    )
-    values = {
-        "classified": counts[ItemStatus.CLASSIFIED],
-        "unknown": counts[ItemStatus.UNKNOWN],
-        "failed": counts[ItemStatus.FAILED],
-    }
-    values["processed"] = sum(values.values())
-    Job.objects.filter(pk=job_id).update(**values)
-    return values
-
-
-def _open_image(image: Image) -> BinaryIO:
-    return image_services.image_open(image)
-
-
-def _record(job: Job, outcomes: Sequence[ImageOutcome]) -> None:
-    now = timezone.now()
-    with transaction.atomic():
-        for outcome in outcomes:
-            fields: dict[str, Any] = {
-                "processing_ms": round(outcome.elapsed_ms, 3),
-                "from_cache": outcome.from_cache,
-                "completed_at": now,
-            }
-            if outcome.error or not outcome.predictions:
-                fields.update(status=ItemStatus.FAILED, error=outcome.error or "no prediction")
-            else:
-                best = outcome.predictions[0]
-                fields.update(
-                    status=(
-                        ItemStatus.CLASSIFIED
-                        if best.score >= job.confidence_threshold
-                        else ItemStatus.UNKNOWN
-                    ),
-                    top_label=best.label[:200],
-                    top_score=float(best.score),
-                    predictions=[
-                        {"label": p.label, "score": round(float(p.score), 6)}
-                        for p in outcome.predictions
-                    ],
-                    error="",
-                )
-            # Only a pending row is written: a redelivered message never rewrites a result.
-            written = JobImage.objects.filter(
-                pk=int(outcome.key), job_id=job.pk, status=ItemStatus.PENDING
-            ).update(**fields)
-            if written:
-                metrics.image_done(job.job_type, fields["status"], outcome.elapsed_ms)
-        _recount(job.pk)
-
-
-def _heartbeat(job_id) -> bool:
-    """Refresh the lease; False when the job is no longer ours (canceled meanwhile)."""
-    now = timezone.now()
-    return bool(
-        Job.objects.filter(pk=job_id, status=JobStatus.PROCESSING).update(
-            heartbeat_at=now, updated_at=now
-        )
-    )
-
-
-def job_run(*, job_id) -> str:
-    """Process one delivery of a job's message. Safe to call any number of times, also
-    concurrently: only the holder of the lease works, done images are skipped."""
-    if not _claim(job_id):
-        logger.info("job %s: not claimable (finished, canceled or held by a live worker)", job_id)
-        return "skipped"
-    job = Job.objects.select_related("model_version").get(pk=job_id)
-    if job.attempts > settings.JOB_MAX_ATTEMPTS:
-        _job_fail(job_id, f"Gave up after {job.attempts - 1} attempts.")
-        return "failed"
-
-    items = list(
-        job.items.filter(status=ItemStatus.PENDING).select_related("image").order_by("position")
-    )
-    gone = [item.pk for item in items if item.image is None]
-    if gone:
-        JobImage.objects.filter(pk__in=gone, status=ItemStatus.PENDING).update(
-            status=ItemStatus.FAILED,
-            error="The image was deleted before it was classified.",
-            completed_at=timezone.now(),
-        )
-    inputs = [
-        ImageInput(
-            key=str(item.pk),
-            content_hash=item.image.sha256,
-            open=partial(_open_image, item.image),
-        )
-        for item in items
-        if item.image is not None
-    ]
-    if inputs:
-        batches = inference.classify(
-            model_version=job.model_version,
-            inputs=inputs,
-            labels=job.labels if job.is_custom else None,
-            top_k=job.top_k,
-        )
-        for outcomes in batches:
-            _record(job, outcomes)
-            if not _heartbeat(job_id):
-                logger.info("job %s: stopped between batches (canceled)", job_id)
-                return "canceled"
-    _recount(job_id)
-    now = timezone.now()
-    completed = Job.objects.filter(pk=job_id, status=JobStatus.PROCESSING).update(
-        status=JobStatus.COMPLETED, completed_at=now, heartbeat_at=None, updated_at=now
-    )
-    if completed:
-        logger.info("job %s: completed", job_id)
-        metrics.job_finished(job.job_type, JobStatus.COMPLETED)
-        return "completed"
-    return "superseded"
 
 
 # --- single-image predict -----------------------------------------------------------------

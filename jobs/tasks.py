@@ -1,8 +1,9 @@
-"""Job actors. Messages carry the job id only; the database holds the state."""
+"""Job actors. Messages carry a shard id only; the database holds the state."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dramatiq
 from django.conf import settings
@@ -19,39 +20,57 @@ _RETRIES = max(settings.JOB_MAX_ATTEMPTS - 1, 0)
 _TIME_LIMIT_MS = settings.JOB_TIME_LIMIT_SECONDS * 1000
 
 
-def _run(job_id: str) -> None:
+def _retry_when(retries: int, exc: BaseException) -> bool:
+    # A transient failure (raised as dramatiq.Retry below) retries until the dependency is
+    # back; anything else has JOB_MAX_ATTEMPTS in all.
+    return isinstance(exc, dramatiq.Retry) or retries < _RETRIES
+
+
+def _transient_delay_ms(retries: int) -> int:
+    return int(min(settings.JOB_TRANSIENT_MAX_BACKOFF_MS, 1000 * 2 ** min(retries, 15)))
+
+
+def _run(shard_id: int) -> None:
     try:
-        services.job_run(job_id=job_id)
+        services.shard_run(shard_id=shard_id)
     except BaseException as exc:  # TimeLimitExceeded is a BaseException
         message = CurrentMessage.get_current_message()
         retries = message.options.get("retries", 0) if message else _RETRIES
-        final = retries >= _RETRIES
         error = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
-        logger.warning("job %s: attempt failed (final=%s): %s", job_id, final, error)
-        services.job_attempt_failed(job_id=job_id, error=error, final=final)
+        if services.is_transient(exc):
+            # Not the images' fault and not an attempt: wait for the dependency to return.
+            logger.warning("shard %s: transient failure, retrying: %s", shard_id, error)
+            services.shard_transient_failure(shard_id=shard_id, error=error)
+            raise dramatiq.Retry(error, delay=_transient_delay_ms(retries)) from exc
+        final = retries >= _RETRIES
+        logger.warning("shard %s: attempt failed (final=%s): %s", shard_id, final, error)
+        services.shard_attempt_failed(shard_id=shard_id, error=error, final=final)
         raise
 
 
-@dramatiq.actor(
-    queue_name=QUEUE_JOBS,
-    max_retries=_RETRIES,
-    min_backoff=settings.JOB_RETRY_MIN_BACKOFF_MS,
-    max_backoff=settings.RETRY_MAX_BACKOFF_MS,
-    time_limit=_TIME_LIMIT_MS,
-)
+_OPTIONS: dict[str, Any] = {
+    "max_retries": _RETRIES,
+    "retry_when": _retry_when,
+    "min_backoff": settings.JOB_RETRY_MIN_BACKOFF_MS,
+    "max_backoff": settings.RETRY_MAX_BACKOFF_MS,
+    "time_limit": _TIME_LIMIT_MS,
+}
+
+
+@dramatiq.actor(queue_name=QUEUE_JOBS, **_OPTIONS)
+def shard_run(shard_id: int) -> None:
+    _run(shard_id)
+
+
+@dramatiq.actor(queue_name=QUEUE_PREDICT, **_OPTIONS)
+def predict_shard_run(shard_id: int) -> None:
+    _run(shard_id)
+
+
+@dramatiq.actor(queue_name=QUEUE_JOBS, max_retries=0, time_limit=60_000)
 def job_run(job_id: str) -> None:
-    _run(job_id)
-
-
-@dramatiq.actor(
-    queue_name=QUEUE_PREDICT,
-    max_retries=_RETRIES,
-    min_backoff=settings.JOB_RETRY_MIN_BACKOFF_MS,
-    max_backoff=settings.RETRY_MAX_BACKOFF_MS,
-    time_limit=_TIME_LIMIT_MS,
-)
-def predict_run(job_id: str) -> None:
-    _run(job_id)
+    """A message from before sharding (a rolling deploy): send the job's shards."""
+    services.job_dispatch(job_id=job_id)
 
 
 @dramatiq.actor(queue_name=QUEUE_DEFAULT, max_retries=0, time_limit=5 * 60 * 1000)

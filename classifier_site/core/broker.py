@@ -7,7 +7,11 @@ in-process StubBroker drained by a worker thread inside the web process.
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -17,6 +21,16 @@ from dramatiq import Middleware
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Retries, TimeLimit
 from dramatiq_sqs import SQSBroker
+from dramatiq_sqs.broker import SQSConsumer
+
+logger = logging.getLogger(__name__)
+
+# Set when this worker process starts shutting down (SIGTERM): long-running actors check
+# it between units of work and hand the rest back instead of being killed mid-way.
+worker_stopping = threading.Event()
+
+# Monotonic time of this process's last poll of the queue (any consumer), for liveness.
+_last_poll = [time.monotonic()]
 
 # Queues: the bulk job queue, and a small high-priority one for single-image predictions.
 QUEUE_JOBS = "inference"
@@ -24,6 +38,43 @@ QUEUE_PREDICT = "predict"
 QUEUE_DEFAULT = "default"
 
 MAX_SQS_BACKOFF_MS = 15 * 60 * 1000
+
+
+class AckSafeSQSConsumer(SQSConsumer):
+    """dramatiq-sqs's consumer with its acknowledgement bug fixed.
+
+    Upstream ``ack``/``nack`` delete the SQS message *before* lowering ``message_refc``.
+    When the delete raises (SQS unreachable at that moment), the count is never lowered;
+    Dramatiq's worker logs "You've found a bug in Dramatiq" and moves on, and a consumer
+    with prefetch 1 then believes it still holds a message and never receives again: the
+    process stays alive and idle forever. Here the count is lowered whatever the delete
+    does. A failed delete loses nothing: the message comes back after its visibility
+    timeout and its shard, already done, is skipped.
+    """
+
+    def _settle(self, action: str, step) -> None:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - any failure: log it, keep consuming
+            logger.warning("could not %s an SQS message (it will be redelivered): %s", action, exc)
+        finally:
+            self.message_refc: int = max(self.message_refc - 1, 0)
+
+    def ack(self, message) -> None:
+        self._settle("acknowledge", message._sqs_message.delete)
+
+    def nack(self, message) -> None:
+        def dead_letter_then_delete() -> None:
+            if self.dead_letter_queue is not None:
+                self.dead_letter_queue.send_message(MessageBody=message._sqs_message.body)
+            message._sqs_message.delete()
+
+        self._settle("reject", dead_letter_then_delete)
+
+    def __next__(self):
+        if not self.messages and self.message_refc < self.prefetch:
+            _last_poll[0] = time.monotonic()  # about to ask SQS for more
+        return super().__next__()
 
 
 class RedrivingSQSBroker(SQSBroker):
@@ -38,6 +89,10 @@ class RedrivingSQSBroker(SQSBroker):
         self.max_receives = max_receives
         self._redrive_set: set[str] = set()
         super().__init__(**options)
+
+    @property
+    def consumer_class(self):
+        return AckSafeSQSConsumer
 
     def _ensure_queue(self, queue_name: str) -> None:
         super()._ensure_queue(queue_name)
@@ -111,6 +166,56 @@ class WorkerMetricsServer(Middleware):
         start_http_server(self.port, addr="0.0.0.0")  # noqa: S104 - scraped from the VPC
 
 
+class GracefulShutdown(Middleware):
+    """Raises ``worker_stopping`` as soon as the worker begins to shut down (SIGTERM), so
+    a shard in progress hands its remaining images back after the current batch."""
+
+    def before_worker_shutdown(self, broker, worker) -> None:
+        worker_stopping.set()
+
+
+class LivenessFile(Middleware):
+    """Touches a file every few seconds while the worker is healthy, for a liveness probe
+    (``test $(( $(date +%s) - $(stat -c %Y FILE) )) -lt 60``).
+
+    Healthy: a consumer polled the queue within the last minute, or a message is being
+    processed (a busy worker with prefetch 1 does not poll). A process whose consumers
+    stopped asking for messages stops touching the file and is restarted.
+    """
+
+    def __init__(self, path: str, *, max_idle_seconds: float = 60.0) -> None:
+        self.path = Path(path)
+        self.max_idle = max_idle_seconds
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    def before_process_message(self, broker, message) -> None:
+        with self._lock:
+            self._busy += 1
+
+    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    def after_skip_message(self, broker, message) -> None:
+        self.after_process_message(broker, message)
+
+    def healthy(self) -> bool:
+        return self._busy > 0 or time.monotonic() - _last_poll[0] < self.max_idle
+
+    def after_worker_boot(self, broker, worker) -> None:
+        def touch_forever() -> None:
+            while not worker_stopping.is_set():
+                if self.healthy():
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    # The content says whether a message is in progress (a scaler
+                    # removes idle workers only).
+                    self.path.write_text(f"busy={self._busy}\n")
+                time.sleep(2)
+
+        threading.Thread(target=touch_forever, name="liveness", daemon=True).start()
+
+
 def dramatiq_broker_settings(
     *,
     broker_url: str,
@@ -121,6 +226,7 @@ def dramatiq_broker_settings(
     max_receives: int,
     max_backoff_ms: int,
     metrics_port: int = 0,
+    liveness_file: str = "",
 ) -> dict[str, Any]:
     """Build django-dramatiq's DRAMATIQ_BROKER setting from plain values."""
     if max_backoff_ms > MAX_SQS_BACKOFF_MS:
@@ -134,9 +240,12 @@ def dramatiq_broker_settings(
         CurrentMessage(),
         Retries(min_backoff=5_000, max_backoff=max_backoff_ms, max_retries=3),
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        GracefulShutdown(),
     ]
     if metrics_port:
         middleware.append(WorkerMetricsServer(metrics_port))
+    if liveness_file:
+        middleware.append(LivenessFile(liveness_file))
     if not broker_url:
         return {
             "BROKER": "dramatiq.brokers.stub.StubBroker",

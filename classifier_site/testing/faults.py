@@ -1,8 +1,9 @@
 """Worker fault injection for the tests, as a Dramatiq middleware (test settings only).
 
 Production code has no hook for it: the middleware wraps the inference entry point the
-job runner calls right after it has claimed a job, so a fault lands exactly where a real
-crash would (lease taken, attempt counted, nothing classified yet).
+shard runner calls right after it has claimed a shard, so a fault lands exactly where a
+real crash would (lease taken, attempt counted, nothing classified yet). ``kill=`` and
+``raise=`` name a job (every shard of it) or ``shard:<id>``.
 """
 
 from __future__ import annotations
@@ -36,11 +37,18 @@ class FaultInjection(Middleware):
         def faulty_classify(*, model_version: Any, inputs: Any, **kwargs: Any) -> Iterator:
             from dramatiq.middleware import CurrentMessage
 
+            from jobs.models import JobShard
+
             current = CurrentMessage.get_current_message()
-            job_id = str(current.args[0]) if current and current.args else ""
-            if faults.get("kill") == job_id:
+            shard_id = str(current.args[0]) if current and current.args else ""
+            job_id = str(
+                JobShard.objects.filter(pk=shard_id).values_list("job_id", flat=True).first()
+            )
+            # A fault names a job (all its shards) or one shard.
+            targets = {job_id, f"shard:{shard_id}"}
+            if faults.get("kill") in targets:
                 os.kill(os.getpid(), signal.SIGKILL)
-            if faults.get("raise") == job_id:
+            if faults.get("raise") in targets:
                 raise RuntimeError("injected failure (JOBS_TEST_FAULT)")
             for batch in classify(model_version=model_version, inputs=inputs, **kwargs):
                 yield batch

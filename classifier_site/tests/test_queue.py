@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -75,3 +76,58 @@ def test_worker_processes_prefetch_one_message():
     out = run_python(code, env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
+
+
+def _consumer_holding_one_unackable_message(consumer_class):
+    """A consumer (prefetch 1) of a fresh queue holding 2 messages, and its first message
+    rewired to an SQS endpoint that refuses connections: the acknowledgement fails for
+    real, as when SQS is unreachable at that moment."""
+    import uuid
+
+    broker = dramatiq.get_broker()
+    queue = f"acktest{uuid.uuid4().hex[:6]}"
+    broker.declare_queue(queue)
+    for n in range(2):
+        broker.enqueue(dramatiq.Message(queue, "actor", (n,), {}, {}))
+    consumer = broker.consume(queue, prefetch=1, timeout=1000)
+    consumer.__class__ = consumer_class
+    first = next(m for m in iter(lambda: next(consumer), "never") if m is not None)
+    dead = boto3.resource(
+        "sqs",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        config=boto3.session.Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+    first._sqs_message = dead.Message(consumer.queue.url, first._sqs_message.receipt_handle)
+    return consumer, first
+
+
+def _next_message(consumer, tries: int = 3):
+    for _ in range(tries):
+        message = next(consumer)
+        if message is not None:
+            return message
+    return None
+
+
+def test_upstream_consumer_stops_asking_after_a_failed_ack():
+    """The dramatiq-sqs bug our subclass fixes, shown on the upstream class."""
+    from dramatiq_sqs.broker import SQSConsumer
+
+    consumer, first = _consumer_holding_one_unackable_message(SQSConsumer)
+    with contextlib.suppress(Exception):  # upstream lets the delete's error out
+        consumer.ack(first)
+    assert consumer.message_refc == 1
+    assert _next_message(consumer, tries=1) is None  # never receives again
+
+
+def test_failed_ack_does_not_stop_the_consumer():
+    from classifier_site.core.broker import AckSafeSQSConsumer
+
+    consumer, first = _consumer_holding_one_unackable_message(AckSafeSQSConsumer)
+    consumer.ack(first)  # the delete fails; the consumer carries on
+    assert consumer.message_refc == 0
+    second = _next_message(consumer)
+    assert second is not None and second.args == (1,)
+    consumer.ack(second)
+    assert consumer.message_refc == 0

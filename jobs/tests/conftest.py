@@ -52,8 +52,9 @@ class Queues:
                     for msg in messages:
                         self.client.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
 
-    def dead_job_ids(self, queue: str) -> list[str]:
-        """Job ids of the messages in the queue's dead-letter queue (left in place)."""
+    def dead_args(self, queue: str) -> list:
+        """The first argument (a shard id) of the messages in the queue's dead-letter
+        queue (left in place)."""
         found = []
         for _ in range(3):
             resp = self.client.receive_message(

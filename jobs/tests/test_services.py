@@ -22,11 +22,17 @@ def submit(user, images, **kwargs):
 def test_submit_writes_job_and_rows_and_dispatches_on_commit(
     user, images, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         job = submit(user, images, top_k=3, confidence_threshold=0.2)
-    assert len(callbacks) == 1
+    # After commit the shards are sent from a background thread (never in the request);
+    # that thread cannot see this test's transaction, so the send is run here.
+    assert [(c.func, c.args) for c in callbacks] == [(services.job_dispatch_soon, (job.id,))]
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING
+    assert services.job_dispatch(job_id=job.id) is True
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
+    assert list(job.shards.values_list("index", "size", "status")) == [(0, 3, "queued")]
     assert (job.total, job.top_k, job.confidence_threshold, job.labels) == (3, 3, 0.2, [])
     assert job.model_version.kind == "imagenet"
     assert list(job.items.values_list("image_id", "position", "filename", "status")) == [
@@ -168,9 +174,9 @@ def test_run_again_is_harmless(user, images):
     assert after == before
 
 
-def test_run_skips_a_job_held_by_a_live_lease(user, images):
+def test_run_skips_a_shard_held_by_a_live_lease(user, images):
     job = submit(user, images)
-    Job.objects.filter(pk=job.pk).update(status="processing", heartbeat_at=timezone.now())
+    job.shards.update(status="processing", heartbeat_at=timezone.now())
     assert services.job_run(job_id=job.id) == "skipped"
     assert JobImage.objects.filter(job=job, status=ItemStatus.PENDING).count() == 3
 
@@ -180,7 +186,9 @@ def test_run_takes_over_an_expired_lease_and_skips_done_images(user, images, set
     JobImage.objects.filter(job=job, image=images[0]).update(
         status="classified", top_label="kept", top_score=0.9
     )
-    Job.objects.filter(pk=job.pk).update(
+    services.recount(job.pk)
+    Job.objects.filter(pk=job.pk).update(status="processing", attempts=1)
+    job.shards.update(
         status="processing",
         attempts=1,
         heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS + 1),
@@ -243,40 +251,155 @@ def test_sweep_redispatches_stale_pending_and_fails_exhausted(user, images, sett
     stale = submit(user, images[:1])
     fresh = submit(user, images[1:2])
     dead = submit(user, images[2:])
-    Job.objects.filter(pk=stale.pk).update(created_at=old)
-    Job.objects.filter(pk=dead.pk).update(
-        status="processing", attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=old
-    )
+    stale.shards.update(updated_at=old)
+    Job.objects.filter(pk=dead.pk).update(status="processing")
+    dead.shards.update(status="processing", attempts=settings.JOB_MAX_ATTEMPTS, heartbeat_at=old)
     result = services.jobs_sweep()
     assert (result.redispatched, result.failed) == ([stale.pk], [dead.pk])
     assert Job.objects.get(pk=stale.pk).status == "queued"
     assert Job.objects.get(pk=fresh.pk).status == "pending"
     dead.refresh_from_db()
-    assert dead.status == "failed"
+    # Its only shard failed, so every image failed: the job fails with the shard's reason.
+    assert (dead.status, dead.failed) == ("failed", 1)
     assert dead.error_message.startswith("The worker stopped 3 times")
+    assert dead.items.get().error.startswith("The worker stopped 3 times")
     # Just re-sent: the next sweep leaves it alone.
     assert services.jobs_sweep().redispatched == []
 
 
-def test_sweep_resends_a_queued_job_nobody_claimed(user, images, settings):
-    settings.JOB_QUEUED_RESEND_SECONDS = 3600
+def test_sweep_resends_a_queued_shard_nobody_claimed(user, images, settings):
+    settings.JOB_QUEUED_RESEND_SECONDS = 300
     lost = submit(user, images[:1])
     waiting = submit(user, images[1:2])
     services.job_dispatch(job_id=lost.pk)
     services.job_dispatch(job_id=waiting.pk)
-    two_hours_ago = timezone.now() - timedelta(hours=2)
-    Job.objects.filter(pk=lost.pk).update(dispatched_at=two_hours_ago, created_at=two_hours_ago)
+    ten_minutes_ago = timezone.now() - timedelta(minutes=10)
+    lost.shards.update(dispatched_at=ten_minutes_ago)
     result = services.jobs_sweep()
     assert (result.redispatched, result.failed) == ([lost.pk], [])
     lost.refresh_from_db()
     assert lost.status == "queued"
-    assert lost.dispatched_at > two_hours_ago
+    assert lost.shards.get().dispatched_at > ten_minutes_ago
     assert services.jobs_sweep().redispatched == []
 
 
 def test_recover_on_start_resends_unfinished_jobs(user, images):
     job = submit(user, images)
-    Job.objects.filter(pk=job.pk).update(status="processing", heartbeat_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(status="processing")
+    job.shards.update(status="processing", heartbeat_at=timezone.now())
     assert services.jobs_recover_on_start() == [job.pk]
     job.refresh_from_db()
-    assert (job.status, job.heartbeat_at) == ("processing", None)
+    assert job.status == "processing"
+    assert list(job.shards.values_list("status", "heartbeat_at")) == [("queued", None)]
+
+
+# --- shards -------------------------------------------------------------------------------
+
+
+def test_a_job_is_split_into_shards_that_run_independently(user, settings):
+    settings.JOB_SHARD_SIZE = 2
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(5)]
+    job = submit(user, images)
+    shards = list(job.shards.order_by("index"))
+    assert [(s.index, s.size) for s in shards] == [(0, 2), (1, 2), (2, 1)]
+    assert [
+        list(s.items.order_by("position").values_list("position", flat=True)) for s in shards
+    ] == [[0, 1], [2, 3], [4]]
+    # The last shard first: the job is not complete until every shard is.
+    assert services.shard_run(shard_id=shards[2].pk) == "completed"
+    job.refresh_from_db()
+    assert (job.status, job.processed) == ("processing", 1)
+    assert services.shard_run(shard_id=shards[0].pk) == "completed"
+    assert services.shard_run(shard_id=shards[0].pk) == "skipped"
+    assert services.shard_run(shard_id=shards[1].pk) == "completed"
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.classified + job.unknown, job.attempts) == (
+        "completed",
+        5,
+        5,
+        1,
+    )
+    assert JobImage.objects.filter(job=job, status="pending").count() == 0
+
+
+def test_cancel_marks_the_rest_canceled_and_counts_stay_truthful(user, settings):
+    settings.JOB_SHARD_SIZE = 2
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(5)]
+    job = submit(user, images)
+    first = job.shards.get(index=0)
+    assert services.shard_run(shard_id=first.pk) == "completed"
+    services.job_cancel(job=job)
+    assert services.job_run(job_id=job.id) == "skipped"
+    job.refresh_from_db()
+    assert (job.status, job.total, job.processed, job.canceled) == ("canceled", 5, 2, 3)
+    assert sorted(job.shards.values_list("status", flat=True)) == [
+        "canceled",
+        "canceled",
+        "completed",
+    ]
+
+
+def test_a_job_whose_every_image_failed_ends_failed(user):
+    corrupt = ImageFactory(stored=True, owner=user, seed=70, corrupt=True)
+    job = submit(user, [corrupt])
+    assert services.job_run(job_id=job.id) == "failed"
+    job.refresh_from_db()
+    assert (job.status, job.failed, job.processed) == ("failed", 1, 1)
+    assert job.error_message.startswith("Every image failed; the first: Could not read")
+
+
+def test_a_failed_shard_fails_only_its_own_images(user, settings):
+    settings.JOB_SHARD_SIZE = 2
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(4)]
+    job = submit(user, images)
+    bad, good = job.shards.order_by("index")
+    assert services.shard_fail(shard_id=bad.pk, reason="The worker stopped 3 times")
+    assert services.shard_run(shard_id=good.pk) == "completed"
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.failed, job.classified + job.unknown) == (
+        "completed",
+        4,
+        2,
+        2,
+    )
+    assert job.error_message == ""
+
+
+def test_storage_outage_retries_the_shard_and_fails_no_image(user, images, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from jobs import runs
+
+    job = submit(user, images)
+    real = runs._image_bytes
+
+    def unreachable(key):
+        raise EndpointConnectionError(endpoint_url="http://10.0.0.1:9000/bucket/" + key)
+
+    monkeypatch.setattr(runs, "_image_bytes", unreachable)
+    with pytest.raises(services.TransientError):
+        services.job_run(job_id=job.id)
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.failed) == ("processing", 0, 0)
+    shard = job.shards.get()
+    # The tasks layer releases the lease without counting the attempt.
+    services.shard_transient_failure(shard_id=shard.pk, error="EndpointConnectionError")
+    shard.refresh_from_db()
+    assert (shard.status, shard.attempts, shard.lease_token) == ("queued", 0, None)
+
+    monkeypatch.setattr(runs, "_image_bytes", real)  # storage is back
+    assert services.job_run(job_id=job.id) == "completed"
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.failed) == ("completed", 3, 0)
+
+
+def test_user_errors_carry_no_internal_urls():
+    text = (
+        "Could not read the image: Could not connect to the endpoint URL: "
+        '"http://minio.internal:9000/media/u/1/abc.jpg" cannot identify image file '
+        "<_io.BytesIO object at 0x7f3a2b1c0d90>"
+    )
+    assert services.user_error(text) == (
+        "Could not read the image: Could not connect to the endpoint URL: "
+        "(storage) cannot identify image file the file"
+    )

@@ -22,6 +22,7 @@ FAST = {
     "SQS_VISIBILITY_TIMEOUT_SECONDS": "20",
     "JOB_TIME_LIMIT_SECONDS": "15",
     "JOB_LEASE_SECONDS": "10",
+    "JOB_HEARTBEAT_SECONDS": "2",
     "JOB_RETRY_MIN_BACKOFF_MS": "100",
     "RETRY_MAX_BACKOFF_MS": "1000",
     "INFERENCE_BATCH_SIZE": "2",
@@ -169,7 +170,8 @@ def test_same_message_delivered_three_times_at_once(
     ).job
     monkeypatch.undo()
     broker = dramatiq.get_broker()
-    message = tasks.job_run.message(str(job.id))
+    shard = job.shards.get()
+    message = tasks.shard_run.message(shard.id)
     for _ in range(3):
         broker.enqueue(message)
 
@@ -181,7 +183,7 @@ def test_same_message_delivered_three_times_at_once(
     assert JobImage.objects.filter(job=job).count() == 6
     # Let the other two copies arrive and be dropped, then count the transitions.
     wait_for(
-        lambda: worker.log().count(f"job {job.id}: ") >= 3,
+        lambda: worker.log().count(f"shard {shard.id}") >= 3,
         timeout=30,
         message="all three deliveries handled",
     )
@@ -238,16 +240,16 @@ def test_message_that_kills_its_worker_every_time_ends_in_dlq_and_failed(
         worker = dramatiq_worker(queues=QUEUES, env=env)
         try:
             wait_for(
-                lambda: worker.proc.poll() is not None or queues.dead_job_ids("inference"),
+                lambda: worker.proc.poll() is not None or queues.dead_args("inference"),
                 timeout=40,
                 message="worker death or dead letter",
             )
         finally:
             worker.stop()
-        if queues.dead_job_ids("inference"):
+        if queues.dead_args("inference"):
             break
         deaths += 1
-    assert queues.dead_job_ids("inference") == [str(job.id)]
+    assert queues.dead_args("inference") == [job.shards.get().id]
     assert deaths == 3
     job.refresh_from_db()
     assert (job.status, job.attempts) == ("processing", 3)
@@ -272,7 +274,7 @@ def test_actor_that_always_raises_retries_then_dlq_and_failed(
     assert (job.status, job.attempts) == ("failed", 3)
     assert job.error_message == "RuntimeError: injected failure (JOBS_TEST_FAULT)"
     wait_for(
-        lambda: queues.dead_job_ids("inference") == [str(job.id)],
+        lambda: queues.dead_args("inference") == [job.shards.get().id],
         timeout=20,
         message="the message in the dead-letter queue",
     )
@@ -304,3 +306,84 @@ def test_predict_api_answers_with_the_prediction(
     )
     # Not in the batch history.
     assert token_client.get("/api/v1/jobs").json()["total"] == 0
+
+
+def test_kill_9_mid_shard_then_the_sweeper_hands_it_to_another_worker(
+    user, inference_weights, dramatiq_worker, queues, settings
+):
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(8)]
+    env = {
+        **inference_weights,
+        **FAST,
+        "JOB_SHARD_SIZE": "4",
+        "SQS_VISIBILITY_TIMEOUT_SECONDS": "120",  # redelivery by SQS would come too late
+        "JOB_TIME_LIMIT_SECONDS": "60",
+        "JOB_LEASE_SECONDS": "4",
+        "JOB_HEARTBEAT_SECONDS": "1",
+        "LOG_LEVEL": "INFO",
+    }
+    settings.JOB_SHARD_SIZE = 4
+    settings.JOB_LEASE_SECONDS = 4
+    settings.JOB_PENDING_GRACE_SECONDS = 0
+    doomed = dramatiq_worker(queues=QUEUES, env={**env, "JOBS_TEST_FAULT": "sleep=1"})
+    job = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[i.id for i in images]
+    ).job
+    wait_for(lambda: Job.objects.get(pk=job.id).processed >= 2, timeout=60, message="progress")
+    doomed.kill()
+    killed_shard = job.shards.get(status="processing")
+    survivor = dramatiq_worker(queues=QUEUES, env=env)
+
+    def swept_and_done() -> bool:
+        services.jobs_sweep()
+        return status_of(job.id) == "completed"
+
+    wait_for(swept_and_done, timeout=90, interval=1, message="the sweeper's re-send to finish")
+    job.refresh_from_db()
+    killed_shard.refresh_from_db()
+    assert (job.status, job.processed, job.classified + job.unknown, job.failed) == (
+        "completed",
+        8,
+        8,
+        0,
+    )
+    assert (killed_shard.status, killed_shard.attempts) == ("completed", 2)
+    assert JobImage.objects.filter(job=job).count() == 8
+    assert survivor.log().count(f"shard {killed_shard.id} completed") == 1
+
+
+def test_sigterm_hands_the_rest_of_the_shard_back_and_exits_in_the_grace_period(
+    user, inference_weights, dramatiq_worker, queues
+):
+    import os
+    import signal
+    import time
+
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(12)]
+    env = {**inference_weights, **FAST, "JOB_TIME_LIMIT_SECONDS": "60", "LOG_LEVEL": "INFO"}
+    env["SQS_VISIBILITY_TIMEOUT_SECONDS"] = "120"  # a hand-back must not wait for it
+    leaving = dramatiq_worker(queues=QUEUES, env={**env, "JOBS_TEST_FAULT": "sleep=1"})
+    job = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[i.id for i in images]
+    ).job
+    wait_for(lambda: Job.objects.get(pk=job.id).processed >= 2, timeout=60, message="progress")
+    # What a container platform does: SIGTERM to the main process only.
+    os.kill(leaving.proc.pid, signal.SIGTERM)
+    signaled = time.monotonic()
+    leaving.proc.wait(timeout=30)  # the platform's grace period
+    exited_after = time.monotonic() - signaled
+    shard = job.shards.get()
+    assert shard.status == "queued", leaving.log()[-3000:]
+    done_at_exit = Job.objects.get(pk=job.id).processed
+    assert 2 <= done_at_exit < 12
+    print(f"worker exited {exited_after:.1f}s after SIGTERM")
+
+    taker = dramatiq_worker(queues=QUEUES, env=env)
+    job = wait_terminal(job.id, taker, timeout=60)
+    assert (job.status, job.processed, job.classified + job.unknown, job.attempts) == (
+        "completed",
+        12,
+        12,
+        1,  # a hand-back is not a failed attempt
+    )
+    assert "handed back (worker shutting down)" in leaving.log()
