@@ -70,7 +70,7 @@ lint-deploy: $(TOOLS_STAMP) ## terraform fmt/validate, checkov, cfn-lint, hadoli
 	cd $(TF_DIR) && TF_CLI_CONFIG_FILE=$${TF_CLI_CONFIG_FILE:-/dev/null} terraform init $(TF_INIT_FLAGS) >/dev/null \
 		&& TF_CLI_CONFIG_FILE=$${TF_CLI_CONFIG_FILE:-/dev/null} terraform validate -no-color
 	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework terraform -d $(TF_DIR) --skip-path '\.terraform'
-	$(TOOLS)/bin/cfn-lint copilot/*/addons/*.yml
+	find copilot -path "*/addons/*.yml" ! -name addons.parameters.yml | sort | xargs $(TOOLS)/bin/cfn-lint
 	$(TOOLS)/bin/hadolint deploy/Dockerfile
 	bash -n deploy/build-push.sh deploy/local-cluster.sh
 	@if command -v shellcheck >/dev/null; then shellcheck deploy/*.sh; else echo "shellcheck not installed: skipped"; fi

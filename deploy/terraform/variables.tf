@@ -67,7 +67,7 @@ variable "db_instance_class" {
 
 variable "db_engine_version" {
   type    = string
-  default = "16.4"
+  default = "17"
 }
 
 variable "db_allocated_storage_gb" {
