@@ -85,8 +85,9 @@ class Deployed:
         self.endpoint = endpoint
         self.environment = environment
         self.plan = plan
+        # A targeted apply leaves some outputs unset; the full plan knows them all.
         self.outputs = {
-            k: v["value"] for k, v in json.loads(_tf(workdir, "output", "-json")).items()
+            k: v["value"] for k, v in plan["planned_values"]["outputs"].items() if "value" in v
         }
 
     def client(self, service: str):
