@@ -16,7 +16,7 @@ fi
 web_repo=$1
 worker_repo=$2
 tag=${3:-$(git rev-parse --short=12 HEAD)}
-: "${TORCH_INDEX_URL:?set TORCH_INDEX_URL to PyTorch's CPU wheel index (docs/deploy.md)}"
+: "${TORCH_INDEX_URL:?set TORCH_INDEX_URL to the PyTorch CPU wheel index (docs/deploy.md)}"
 
 registry=${web_repo%%/*}
 region=$(echo "$registry" | cut -d. -f4)
