@@ -50,8 +50,14 @@ def test_gunicorn_writes_json_access_logs(tmp_path):
     port = free_port()
     env = clean_env(tmp_path, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
-         "classifier_site.wsgi"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "deploy/gunicorn.conf.py",
+            "classifier_site.wsgi",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -48,10 +48,22 @@ provider "aws" {
   }
 }
 """
-ENDPOINTS = (
-    "acm applicationautoscaling cloudwatch cloudwatchlogs ec2 ecr ecs elbv2 iam rds s3 "
-    "secretsmanager sqs sts"
-).split()
+ENDPOINTS = [
+    "acm",
+    "applicationautoscaling",
+    "cloudwatch",
+    "cloudwatchlogs",
+    "ec2",
+    "ecr",
+    "ecs",
+    "elbv2",
+    "iam",
+    "rds",
+    "s3",
+    "secretsmanager",
+    "sqs",
+    "sts",
+]
 # Applied for real; everything they depend on comes along.
 APPLY_TARGETS = [
     "module.storage",
@@ -107,9 +119,9 @@ class Deployed:
 
     def task_definition(self, service: str) -> dict:
         ecs = self.client("ecs")
-        described = ecs.describe_services(
-            cluster=self.outputs["cluster_name"], services=[service]
-        )["services"][0]
+        described = ecs.describe_services(cluster=self.outputs["cluster_name"], services=[service])[
+            "services"
+        ][0]
         return ecs.describe_task_definition(taskDefinition=described["taskDefinition"])[
             "taskDefinition"
         ]
@@ -126,8 +138,11 @@ def deployed(moto_url, tmp_path_factory) -> Deployed:
     )
     environment = f"t{uuid.uuid4().hex[:6]}"
     acm = boto3.client(
-        "acm", endpoint_url=moto_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "acm",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     certificate = acm.request_certificate(DomainName="classifier.example.com")["CertificateArn"]
     variables = [
@@ -144,7 +159,11 @@ def deployed(moto_url, tmp_path_factory) -> Deployed:
     _tf(workdir, *init_args)
     _tf(
         workdir,
-        "apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=30",
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-parallelism=30",
         *variables,
         *[f"-target={t}" for t in APPLY_TARGETS],
     )
@@ -161,7 +180,9 @@ def test_queues_have_the_names_the_app_computes_with_redrive(deployed):
     names = sorted(url.rsplit("/", 1)[1] for url in urls)
     # dramatiq-sqs: "<namespace>_<queue>" and "<namespace>_<queue>_dlq"
     assert names == sorted(
-        f"{namespace}_{q}{suffix}" for q in ("inference", "predict", "default") for suffix in ("", "_dlq")
+        f"{namespace}_{q}{suffix}"
+        for q in ("inference", "predict", "default")
+        for suffix in ("", "_dlq")
     )
     for queue in ("inference", "predict", "default"):
         url = sqs.get_queue_url(QueueName=f"{namespace}_{queue}")["QueueUrl"]
@@ -180,7 +201,10 @@ def test_queues_have_the_names_the_app_computes_with_redrive(deployed):
                 "redrive_allow_policy"
             ]
         )
-        assert allow == {"redrivePermission": "byQueue", "sourceQueueArns": [attributes["QueueArn"]]}
+        assert allow == {
+            "redrivePermission": "byQueue",
+            "sourceQueueArns": [attributes["QueueArn"]],
+        }
 
 
 def test_bucket_is_private_encrypted_and_expires_unfinished_uploads(deployed):
@@ -248,8 +272,12 @@ def test_workers_scale_on_backlog_per_task_with_a_cpu_fallback(deployed):
         "predefined_metric_specification"
     ][0]
     assert spec["predefined_metric_type"] == "ALBRequestCountPerTarget"
-    assert spec["resource_label"].startswith("app/classifier-")
-    assert "/targetgroup/" in spec["resource_label"]
+    # The ALB is planned, not applied, so the label is known only as its references.
+    label = deployed.plan["configuration"]["root_module"]["module_calls"]["service"]["expressions"][
+        "alb_resource_label"
+    ]["references"]
+    assert "module.load_balancer.arn_suffix" in label
+    assert "module.load_balancer.target_group_arn_suffix" in label
     assert deployed.planned(f"{web}.aws_appautoscaling_target.this[0]")["min_capacity"] == 2
     # The sweeper is one task, never scaled.
     addresses = {c["address"] for c in deployed.plan["resource_changes"]}
@@ -272,7 +300,8 @@ def test_database_and_load_balancer_plan(deployed):
     # The target group was applied: its health check is the shallow /livez.
     elbv2 = deployed.client("elbv2")
     (group,) = [
-        g for g in elbv2.describe_target_groups()["TargetGroups"]
+        g
+        for g in elbv2.describe_target_groups()["TargetGroups"]
         if g["TargetGroupName"] == f"classifier-{deployed.environment}-web"
     ]
     assert group["HealthCheckPath"] == "/livez"
@@ -323,9 +352,19 @@ def test_task_roles_allow_only_their_own_queues(deployed):
 
 # What production needs set, per process, beyond defaults that are right for it.
 NEEDED_BY_ALL = {
-    "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "BROKER_URL", "S3_BUCKET",
-    "SQS_NAMESPACE", "AWS_REGION", "CACHE_BACKEND", "JOB_TIME_LIMIT_SECONDS",
-    "SQS_VISIBILITY_TIMEOUT_SECONDS", "SQS_MAX_RECEIVES", "IMAGENET_MODEL",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "BROKER_URL",
+    "S3_BUCKET",
+    "SQS_NAMESPACE",
+    "AWS_REGION",
+    "CACHE_BACKEND",
+    "JOB_TIME_LIMIT_SECONDS",
+    "SQS_VISIBILITY_TIMEOUT_SECONDS",
+    "SQS_MAX_RECEIVES",
+    "IMAGENET_MODEL",
 }
 NEEDED_BY_WEB = {"CSRF_TRUSTED_ORIGINS", "METRICS_TOKEN", "TRUSTED_PROXY_COUNT"}
 # Read outside settings.py: gunicorn's own config file.
@@ -376,7 +415,12 @@ def _settings_under(container: dict) -> dict:
     for secret in container["secrets"]:
         env[secret["name"]] = secrets[secret["name"]]
     result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])

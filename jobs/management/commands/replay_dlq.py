@@ -7,6 +7,8 @@ resumes where it stopped (done images are skipped).
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 from django.core.management.base import BaseCommand, CommandError
 
@@ -33,7 +35,7 @@ class Command(BaseCommand):
     def handle(self, *args, queue: str, limit: int, dry_run: bool, **options):
         if limit < 1:
             raise CommandError("--limit must be at least 1.")
-        broker = dramatiq.get_broker()
+        broker: Any = dramatiq.get_broker()  # RedrivingSQSBroker when BROKER_URL=sqs://
         if not hasattr(broker, "dead_letter_queue_url"):
             raise CommandError("The broker is not SQS (BROKER_URL=sqs://): nothing to replay.")
         broker.declare_queue(queue)
