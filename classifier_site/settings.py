@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /livez answers before Host validation and the HTTPS redirect (load balancer).
+    "classifier_site.livez.LivezMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "classifier_site.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
