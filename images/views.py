@@ -68,7 +68,12 @@ def gallery(request: HttpRequest) -> HttpResponse:
         "formats": [(key, name) for key, name in FORMAT_CHOICES.items()],
         "sorts": SORT_LABELS.items(),
     }
-    return render(request, _template(request, "images/gallery.html", "results"), context)
+    response = render(request, _template(request, "images/gallery.html", "results"), context)
+    if request.htmx:  # type: ignore[attr-defined]
+        # The address bar shows only the filters in effect, not every empty form field.
+        cursor = {k: request.GET[k] for k in ("after", "before") if request.GET.get(k)}
+        response["HX-Push-Url"] = link(**cursor) if (params or cursor) else base
+    return response
 
 
 @login_required

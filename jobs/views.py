@@ -174,9 +174,15 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    for name in [name for name, value in query.items() if not value]:
+        query.pop(name)  # empty form fields make no filter
     context = {"form": form, "page": page, "query": query.urlencode()}
     if request.htmx and request.htmx.target == "job-table" and not request.htmx.history_restore_request:
-        return render(request, "jobs/list.html#job-table", context)
+        response = render(request, "jobs/list.html#job-table", context)
+        page_part = f"page={page.number}" if page.number > 1 else ""
+        clean = "&".join(part for part in (context["query"], page_part) if part)
+        response["HX-Push-Url"] = f"{request.path}?{clean}" if clean else request.path
+        return response
     return render(request, "jobs/list.html", context)
 
 
