@@ -108,7 +108,9 @@ def image_file(request: HttpRequest, image_id) -> HttpResponseBase:
 @require_GET
 def image_thumbnail(request: HttpRequest, image_id) -> HttpResponseBase:
     image = selectors.image_get(user=request.user, image_id=image_id)
-    return image_file_response(image, thumbnail=True)
+    # No thumbnail (yet, or never made for an imported file): the original still shows
+    # the photo, where a 404 would show a broken image.
+    return image_file_response(image, thumbnail=bool(image.thumbnail.name))
 
 
 @csrf_exempt  # the size-limiting upload handler must go in before CSRF reads the body ...
