@@ -204,7 +204,9 @@ def bulk_delete(request: HttpRequest) -> HttpResponse:
         raise NotFound("Image not found.")
     context = {
         "count": len(owned),
-        "preview": list(selectors.image_list(user=request.user).filter(id__in=owned[:DELETE_PREVIEW])),
+        "preview": list(
+            selectors.image_list(user=request.user).filter(id__in=owned[:DELETE_PREVIEW])
+        ),
         "ids": [] if select_all else owned,
         "select_all": select_all,
         "filter_params": filters.to_params(),

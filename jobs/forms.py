@@ -17,7 +17,10 @@ def models_installed() -> dict[str, bool]:
     return {status.name: status.path is not None for status in model_weights_status()}
 
 
-KIND_OF_TYPE = {JobType.IMAGE_CLASSIFICATION: "imagenet", JobType.CUSTOM_CLASSIFICATION: "zero_shot"}
+KIND_OF_TYPE = {
+    JobType.IMAGE_CLASSIFICATION: "imagenet",
+    JobType.CUSTOM_CLASSIFICATION: "zero_shot",
+}
 INSTALL_COMMAND = "python manage.py inference_models --fetch {name}"
 
 
@@ -118,11 +121,9 @@ class JobSubmitForm(forms.Form):
                 f"The default model for this type ({self.default_unavailable[kind]}) is not "
                 "installed on the workers yet; choose an installed one.",
             )
-        if data.get("job_type") == JobType.CUSTOM_CLASSIFICATION:
-            if not (data.get("custom_labels") or "").strip() and not data.get("category"):
-                self.add_error(
-                    "custom_labels", "A custom classification needs labels or a category."
-                )
+        custom = data.get("job_type") == JobType.CUSTOM_CLASSIFICATION
+        if custom and not (data.get("custom_labels") or "").strip() and not data.get("category"):
+            self.add_error("custom_labels", "A custom classification needs labels or a category.")
         return data
 
     def add_domain_error(self, field: str | None, message: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -36,7 +38,9 @@ def _selection(request: HtmxHttpRequest, params) -> tuple[list, dict[str, str]]:
     # Only the user's own images count; another user's id is treated like a deleted one.
     wanted = params.getlist("image")
     owned = {str(i) for i in image_ids_owned(user=request.user, ids=wanted)}
-    return [i for i in dict.fromkeys(wanted) if i in owned], {"missing": str(len(set(wanted)) - len(owned))}
+    return [i for i in dict.fromkeys(wanted) if i in owned], {
+        "missing": str(len(set(wanted)) - len(owned))
+    }
 
 
 @login_required
@@ -45,7 +49,7 @@ def job_new(request: HtmxHttpRequest) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     image_ids, carried = _selection(request, params)
     missing = int(carried.pop("missing", "0") or 0)
-    form_kwargs = {
+    form_kwargs: dict[str, Any] = {
         "categories": category_list(user=request.user),
         "model_versions": ModelVersion.objects.order_by("kind", "name"),
         "installed": models_installed(),
@@ -177,10 +181,14 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     for name in [name for name, value in query.items() if not value]:
         query.pop(name)  # empty form fields make no filter
     context = {"form": form, "page": page, "query": query.urlencode()}
-    if request.htmx and request.htmx.target == "job-table" and not request.htmx.history_restore_request:
+    if (
+        request.htmx
+        and request.htmx.target == "job-table"
+        and not request.htmx.history_restore_request
+    ):
         response = render(request, "jobs/list.html#job-table", context)
         page_part = f"page={page.number}" if page.number > 1 else ""
-        clean = "&".join(part for part in (context["query"], page_part) if part)
+        clean = "&".join(part for part in (query.urlencode(), page_part) if part)
         response["HX-Push-Url"] = f"{request.path}?{clean}" if clean else request.path
         return response
     return render(request, "jobs/list.html", context)

@@ -93,15 +93,17 @@ class WatchedPage:
         self.page.on("requestfailed", lambda req: self.failed.append(req.url))
         self.page.on(
             "response",
-            lambda resp: self.bad_status.append((resp.status, resp.url))
-            if resp.status >= 400
-            else None,
+            lambda resp: (
+                self.bad_status.append((resp.status, resp.url)) if resp.status >= 400 else None
+            ),
         )
         self.page.on(
             "request",
-            lambda req: self.foreign.append(req.url)
-            if not req.url.startswith((base_url, "data:", "blob:", "about:"))
-            else None,
+            lambda req: (
+                self.foreign.append(req.url)
+                if not req.url.startswith((base_url, "data:", "blob:", "about:"))
+                else None
+            ),
         )
 
     def reset(self) -> None:

@@ -177,8 +177,12 @@ def test_a_new_users_walk_without_a_worker(live_server, other_user, tmp_path):
         page.wait_for_selector("dialog.lightbox[open] .lightbox-panel h2")
         name_1 = page.inner_text("dialog.lightbox .lightbox-panel h2")
         page.keyboard.press("ArrowRight")
-        shown = "() => (document.querySelector('dialog.lightbox .lightbox-panel h2') || {}).innerText"
-        page.wait_for_function(f"n => {{ const t = ({shown})(); return t && t !== n; }}", arg=name_1)
+        shown = (
+            "() => (document.querySelector('dialog.lightbox .lightbox-panel h2') || {}).innerText"
+        )
+        page.wait_for_function(
+            f"n => {{ const t = ({shown})(); return t && t !== n; }}", arg=name_1
+        )
         page.keyboard.press("ArrowLeft")
         page.wait_for_function(f"n => ({shown})() === n", arg=name_1)
         page.keyboard.press("Escape")

@@ -53,7 +53,19 @@ def test_a_job_walk_with_a_real_worker(
         assert page.locator("details.label-group[open]").count() == 0
         page.locator(".label-chart a.bar-label").first.click()
         assert page.locator("details.label-group[open]").count() == 1
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(shots / "job-desktop.png"), full_page=True)
+
+        # The finished job page on a phone, light and dark: no sideways scroll.
+        for variant, dark in (("phone", False), ("dark", True)):
+            phone = WatchedPage(browser, base, viewport="phone", dark=dark)
+            browser_login(phone.page, base, "alice", "correct-horse-battery")
+            phone.page.goto(f"{base}/jobs/{first_job.id}/")
+            phone.page.wait_for_load_state("networkidle")
+            assert phone.horizontal_overflow() == 0, variant
+            assert phone.console_errors == [] and phone.bad_status == [], variant
+            phone.page.screenshot(path=str(shots / f"job-{variant}.png"), full_page=True)
+            phone.close()
 
         # Lightbox from the results.
         page.locator("#job-results a[data-lightbox]").first.click()
