@@ -8,6 +8,7 @@ urlpatterns = [
     path("upload/", views.upload, name="images-upload"),
     path("delete/", views.bulk_delete, name="images-bulk-delete"),
     path("<uuid:image_id>/", views.detail, name="images-detail"),
+    path("<uuid:image_id>/chip", views.image_chip, name="images-chip"),
     path("<uuid:image_id>/file", views.image_file, name="images-file"),
     path("<uuid:image_id>/thumbnail", views.image_thumbnail, name="images-thumbnail"),
     path("<uuid:image_id>/delete/", views.delete, name="images-delete"),

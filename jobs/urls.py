@@ -6,7 +6,9 @@ from jobs import api, predict_api, predict_views, views
 urlpatterns = [
     path("", views.job_list, name="job-list"),
     path("new/", views.job_new, name="job-new"),
+    path("running/", views.job_running_badge, name="job-running-badge"),
     path("<uuid:job_id>/", views.job_detail, name="job-detail"),
+    path("<uuid:job_id>/row/", views.job_row, name="job-row"),
     path("<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("<uuid:job_id>/retry/", views.job_retry, name="job-retry"),
     path("<uuid:job_id>/delete/", views.job_delete, name="job-delete"),

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
-from django.core.management.base import BaseCommand, CommandError
-
 from classifier_site.broker import QUEUE_DEFAULT, QUEUE_JOBS, QUEUE_PREDICT
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):

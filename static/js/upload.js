@@ -1,6 +1,6 @@
-// Upload page: drag-and-drop onto the file input, a progress bar, and showing the
-// per-file outcome table also when every file was rejected (a 4xx, which htmx would
-// otherwise not swap in). Without JavaScript the form is a plain multipart POST.
+// Upload page: drag-and-drop onto the file input and a progress bar. (The per-file outcome
+// of an all-rejected upload, a 4xx, is swapped in by app.js like every 4xx fragment.)
+// Without JavaScript the form is a plain multipart POST.
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
@@ -31,21 +31,17 @@
   });
 
   form.addEventListener("htmx:xhr:loadstart", function () {
-    bar.style.width = "0%";
-    bar.parentElement.hidden = false;
+    bar.value = 0;
+    bar.hidden = false;
     button.disabled = true;
   });
   form.addEventListener("htmx:xhr:progress", function (e) {
     if (e.detail.lengthComputable) {
-      bar.style.width = Math.round((e.detail.loaded / e.detail.total) * 100) + "%";
+      bar.value = Math.round((e.detail.loaded / e.detail.total) * 100);
     }
   });
   form.addEventListener("htmx:afterRequest", function () {
     button.disabled = false;
-    bar.style.width = "100%";
-  });
-  form.addEventListener("htmx:beforeSwap", function (e) {
-    var status = e.detail.xhr.status;
-    if (status >= 400 && status < 500) { e.detail.shouldSwap = true; e.detail.isError = false; }
+    bar.value = 100;
   });
 })();
