@@ -37,6 +37,7 @@ class ImageFilters:
     format: str = ""  # lower-case key of FORMAT_CHOICES, or "" for any
     sort: str = "newest"
     label: str = ""  # predicted label (any finished job of the user), case-insensitive
+    user_label: str = ""  # the person's own label (images.UserLabel), case-insensitive
 
     @classmethod
     def from_params(cls, params: Any, *, strict: bool = False) -> ImageFilters:
@@ -65,6 +66,7 @@ class ImageFilters:
             bad("sort", f"must be one of {', '.join(SORTS)}.")
             sort = "newest"
         label = " ".join(str(params.get("label", "") or "").split())[:100]
+        user_label = " ".join(str(params.get("user_label", "") or "").split())[:100]
         return cls(
             q=q,
             date_from=dates["date_from"],
@@ -72,6 +74,7 @@ class ImageFilters:
             format=fmt,
             sort=sort,
             label=label,
+            user_label=user_label,
         )
 
     def to_params(self) -> dict[str, str]:
@@ -85,7 +88,9 @@ class ImageFilters:
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.date_from or self.date_to or self.format or self.label)
+        return bool(
+            self.q or self.date_from or self.date_to or self.format or self.label or self.user_label
+        )
 
 
 def image_get(*, user, image_id: Any) -> Image:
@@ -103,7 +108,9 @@ def image_get(*, user, image_id: Any) -> Image:
 def image_list(*, user, filters: ImageFilters | None = None) -> QuerySet[Image]:
     """``user``'s images matching ``filters``, in the filters' sort order."""
     filters = filters or ImageFilters()
-    qs = Image.objects.filter(owner=user)
+    qs = Image.objects.filter(owner=user).select_related("user_label")
+    if filters.user_label:
+        qs = qs.filter(user_label__label__iexact=filters.user_label)
     if filters.q:
         qs = qs.filter(original_filename__icontains=filters.q)
     tz = timezone.get_current_timezone()
