@@ -16,14 +16,14 @@ class UserLabelSerializer(serializers.Serializer):
     image_id = serializers.UUIDField()
     filename = serializers.CharField(source="image.original_filename")
     label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # named like Field.source
     labelled_by = serializers.CharField(source="labelled_by.username", allow_null=True)
     labelled_at = serializers.DateTimeField()
 
 
 class LabelSetInputSerializer(serializers.Serializer):
     image_ids = serializers.ListField(child=serializers.CharField(), allow_empty=True)
-    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]
+    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # as above
 
 
 class LabelClearInputSerializer(serializers.Serializer):
@@ -62,7 +62,9 @@ class UserLabelListApi(APIView):
 
 class UserLabelClearApi(APIView):
     @extend_schema(
-        operation_id="labels_clear", request=LabelClearInputSerializer, responses=LabelCountSerializer
+        operation_id="labels_clear",
+        request=LabelClearInputSerializer,
+        responses=LabelCountSerializer,
     )
     def post(self, request: Request) -> Response:
         data = LabelClearInputSerializer(data=request.data)
@@ -74,7 +76,9 @@ class UserLabelClearApi(APIView):
 class UserLabelCsvApi(APIView):
     @extend_schema(
         operation_id="labels_export",
-        responses={(200, "text/csv"): inline_serializer("LabelsCsv", {"csv": serializers.CharField()})},
+        responses={
+            (200, "text/csv"): inline_serializer("LabelsCsv", {"csv": serializers.CharField()})
+        },
     )
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from django.core.cache import cache
@@ -70,12 +71,12 @@ def images_embed_request(*, model_version: ModelVersion, image_ids: Sequence[uui
     returns how many were asked for now."""
     from images import tasks  # the actor calls back into images: a cycle, broken here
 
-    fresh = [i for i in image_ids if cache.add(f"embed:{model_version.pk}:{i}", 1, EMBED_REQUEST_TTL)]
+    fresh = [
+        i for i in image_ids if cache.add(f"embed:{model_version.pk}:{i}", 1, EMBED_REQUEST_TTL)
+    ]
     for start in range(0, len(fresh), EMBED_BATCH):
         chunk = [str(i) for i in fresh[start : start + EMBED_BATCH]]
-        transaction.on_commit(
-            lambda chunk=chunk: tasks.images_embed.send(model_version.pk, chunk)
-        )
+        transaction.on_commit(partial(tasks.images_embed.send, model_version.pk, chunk))
     return len(fresh)
 
 
@@ -85,7 +86,9 @@ def image_search(
     started = time.perf_counter()
     query_text = vectors.query_normalise(text)
     if not query_text:
-        raise DomainError("Type a few words to search for, e.g. “red cup on a table”.", field="text")
+        raise DomainError(
+            "Type a few words to search for, e.g. “red cup on a table”.", field="text"
+        )
     if not 1 <= limit <= MAX_RESULTS:
         raise DomainError(f"Must be between 1 and {MAX_RESULTS}.", field="limit")
     try:
@@ -121,8 +124,6 @@ def image_search(
 
 def images_embed(*, model_version: ModelVersion, image_ids: Sequence[str]) -> int:
     """Worker side: embed the photos that still have no vector; returns how many failed."""
-    from functools import partial
-
     from images.services import image_open
     from inference.types import ImageInput
 

@@ -17,7 +17,7 @@ class SearchQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_RESULTS, default=48)
     # The gallery's filters, parsed by ImageFilters.from_params (documented here).
     q = serializers.CharField(required=False)
-    label = serializers.CharField(required=False)
+    label = serializers.CharField(required=False)  # type: ignore[assignment]  # like Field.label
     user_label = serializers.CharField(required=False)
     format = serializers.CharField(required=False)
     date_from = serializers.DateField(required=False)

@@ -126,7 +126,7 @@ def labels_compute(*, model_version: ModelVersion, labels: Sequence[str]) -> Non
 def query_compute(*, model_version: ModelVersion, text: str) -> np.ndarray:
     """Encode a search query with the text tower (the words as given: template "{}")."""
     from inference import registry
-    from inference.services import _version_sync, _to_bytes
+    from inference.services import _to_bytes, _version_sync
 
     stored = query_vector_stored(model_version=model_version, text=text)
     if stored is not None:
@@ -171,9 +171,7 @@ def query_encode_request(*, model_version: ModelVersion, text: str) -> None:
 
     from inference import tasks  # the actors call this module: a cycle, broken here
 
-    transaction.on_commit(
-        lambda: tasks.query_encode.send(model_version.pk, query_normalise(text))
-    )
+    transaction.on_commit(lambda: tasks.query_encode.send(model_version.pk, query_normalise(text)))
 
 
 def labels_encode_request(*, model_version: ModelVersion, labels: Sequence[str]) -> None:

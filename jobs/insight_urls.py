@@ -1,4 +1,5 @@
-# Preview, compare, thresholds, accepting labels, dataset export (issue 15); jobs/urls.py appends these lists.
+# Issue 15 (preview, compare, thresholds, accepting labels, dataset export);
+# jobs/urls.py appends these lists.
 from django.urls import path
 
 from jobs import insight_api, insight_views, label_api, label_views

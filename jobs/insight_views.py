@@ -13,7 +13,7 @@ from classifier_site.core.http import HtmxHttpRequest
 from inference.models import ModelVersion
 from jobs import compare, preview, selectors, thresholds
 from jobs.forms import JobSubmitForm
-from jobs.models import Job, JobSource, TERMINAL_STATUSES
+from jobs.models import Job
 from jobs.services import JobRequest
 from jobs.views import _selection
 
@@ -68,7 +68,7 @@ def job_compare(request: HtmxHttpRequest) -> HttpResponse:
         compare.jobs_compare(user=request.user, job_a_id=a, job_b_id=b) if a and b else None
     )
     choices = Job.objects.filter(
-        owner=request.user, source=JobSource.BATCH, status__in=TERMINAL_STATUSES
+        owner=request.user,  # type: ignore[misc]  # login_required: never anonymous source=JobSource.BATCH, status__in=TERMINAL_STATUSES
     ).select_related("model_version")[:COMPARE_CHOICES]
     context = {"comparison": comparison, "choices": choices, "a": a, "b": b}
     return render(request, "jobs/compare.html", context)

@@ -34,7 +34,9 @@ def _said(result: labels.AcceptResult) -> str:
 def labels_accept(request: HtmxHttpRequest) -> HttpResponse:
     image_ids, _ = _selection(request, request.POST)
     try:
-        messages.success(request, _said(labels.user_labels_accept(user=request.user, image_ids=image_ids)))
+        messages.success(
+            request, _said(labels.user_labels_accept(user=request.user, image_ids=image_ids))
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect(_back(request, "/images/"))
@@ -49,14 +51,16 @@ def job_labels_accept(request: HtmxHttpRequest, job_id) -> HttpResponse:
 
 
 def dataset_response(entries: list[labels.DatasetEntry]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(labels.dataset_zip_stream(entries), content_type="application/zip")
+    response = StreamingHttpResponse(
+        labels.dataset_zip_stream(entries), content_type="application/zip"
+    )
     response["Content-Disposition"] = 'attachment; filename="dataset.zip"'
     return response
 
 
 @login_required
 @require_GET
-def dataset_zip(request: HtmxHttpRequest) -> HttpResponse:
+def dataset_zip(request: HtmxHttpRequest) -> HttpResponse | StreamingHttpResponse:
     image_ids, _ = _selection(request, request.GET)
     if len(image_ids_owned(user=request.user, ids=image_ids)) != len(set(map(str, image_ids))):
         raise NotFound("Image not found.")

@@ -39,9 +39,7 @@ def user_labels_accept(*, user, image_ids: Iterable[uuid.UUID | str]) -> AcceptR
         if label != "unknown"
     }
     if latest:
-        image_labels.user_labels_set(
-            user=user, labels=latest, source=UserLabel.Source.ACCEPTED
-        )
+        image_labels.user_labels_set(user=user, labels=latest, source=UserLabel.Source.ACCEPTED)
     return AcceptResult(accepted=len(latest), skipped=len(ids) - len(latest))
 
 
@@ -54,7 +52,9 @@ def user_labels_accept_job(*, user, job: Job) -> AcceptResult:
     )
     if rows:
         image_labels.user_labels_set(
-            user=user, labels={k: v[:100] for k, v in rows.items()}, source=UserLabel.Source.ACCEPTED
+            user=user,
+            labels={k: v[:100] for k, v in rows.items()},
+            source=UserLabel.Source.ACCEPTED,
         )
     return AcceptResult(accepted=len(rows), skipped=job.total - len(rows))
 
@@ -127,13 +127,15 @@ def dataset_zip_stream(entries: list[DatasetEntry]) -> Iterator[bytes]:
     import zipfile
 
     sink = _Sink()
-    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:  # type: ignore[call-overload]  # write-only: zipfile copes
         for entry in entries:
-            with archive.open(entry.path, mode="w", force_zip64=True) as target:
-                with image_services.image_open(entry.image) as source:
-                    while chunk := source.read(ZIP_CHUNK):
-                        target.write(chunk)
-                        yield sink.take()
+            with (
+                archive.open(entry.path, mode="w", force_zip64=True) as target,
+                image_services.image_open(entry.image) as source,
+            ):
+                while chunk := source.read(ZIP_CHUNK):
+                    target.write(chunk)
+                    yield sink.take()
             yield sink.take()
         table = io.StringIO()
         writer = csv.writer(table)

@@ -129,4 +129,3 @@ def job_preview(*, owner, request: JobRequest) -> Preview:
     preview.after_counts = dict(sorted(preview.after_counts.items(), key=lambda kv: -kv[1]))
     preview.elapsed_ms = (time.perf_counter() - started) * 1000
     return preview
-

@@ -35,10 +35,7 @@ class UnknownReason:
 
     @property
     def text(self) -> str:
-        return (
-            f"best was {self.best_score:.2f} ({self.best_label}), "
-            f"below {self.threshold:.2f}"
-        )
+        return f"best was {self.best_score:.2f} ({self.best_label}), below {self.threshold:.2f}"
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,9 @@ def job_histogram(*, job: Job) -> Histogram:
         counts[min(int((score or 0.0) * BUCKETS), BUCKETS - 1)] += 1
         if status == ItemStatus.UNKNOWN:
             unknown.append(
-                UnknownReason(image_id, filename, label, float(score or 0.0), job.confidence_threshold)
+                UnknownReason(
+                    image_id, filename, label, float(score or 0.0), job.confidence_threshold
+                )
             )
     fullest = max(counts) or 1
     buckets = [

@@ -67,9 +67,7 @@ def test_preview_with_the_same_parameters_changes_nothing_and_matches_the_scores
     assert {i: round(c.score, 6) for i, c in by_image.items()} == pytest.approx(scores, abs=1e-6)
 
 
-def test_preview_of_new_labels_waits_for_their_encoding_then_agrees_with_a_real_run(
-    user, images
-):
+def test_preview_of_new_labels_waits_for_their_encoding_then_agrees_with_a_real_run(user, images):
     run_job(user, images)
     new_labels = ["cat", "dog", "bird", "fish", "car"]
     waiting = ask(user, images, custom_labels=new_labels)
@@ -135,7 +133,9 @@ def test_preview_of_another_users_images_is_refused_like_a_submit(
         format="json",
     )
     assert api.status_code == 400
-    assert api.json()["error"]["fields"] == {"image_ids": [f"Unknown image id(s): {other_image.id}."]}
+    assert api.json()["error"]["fields"] == {
+        "image_ids": [f"Unknown image id(s): {other_image.id}."]
+    }
     bad = token_client.post(
         "/api/v1/preview",
         {"job_type": "image_classification", "image_ids": [str(images[0].id)], "top_k": 11},
@@ -167,9 +167,7 @@ def test_compare_two_runs_page_and_api(client_user, token_client, user, images):
     extra = ImageFactory(stored=True, owner=user, seed=7)
     job_a = run_job(user, images)
     top = max(JobImage.objects.filter(job=job_a).values_list("top_score", flat=True))
-    job_b = run_job(
-        user, [*images[:2], extra], confidence_threshold=min(1.0, top + 1e-4), top_k=2
-    )
+    job_b = run_job(user, [*images[:2], extra], confidence_threshold=min(1.0, top + 1e-4), top_k=2)
     labels_a = labels_of(job_a)
     api = token_client.get(f"/api/v1/compare?a={job_a.id}&b={job_b.id}")
     assert api.status_code == 200

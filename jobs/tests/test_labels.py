@@ -117,11 +117,17 @@ def test_label_routes_are_404_or_refused_for_another_user(
         "/api/v1/labels", {"image_ids": [str(images[0].id)], "label": "x"}, format="json"
     )
     assert api.status_code == 400
-    assert other_token_client.post(
-        "/api/v1/labels/accept", {"job_id": str(job.id)}, format="json"
-    ).status_code == 404
-    assert other_token_client.post(
-        "/api/v1/dataset", {"image_ids": [str(images[0].id)]}, format="json"
-    ).status_code == 400
+    assert (
+        other_token_client.post(
+            "/api/v1/labels/accept", {"job_id": str(job.id)}, format="json"
+        ).status_code
+        == 404
+    )
+    assert (
+        other_token_client.post(
+            "/api/v1/dataset", {"image_ids": [str(images[0].id)]}, format="json"
+        ).status_code
+        == 400
+    )
     assert other_token_client.get("/api/v1/labels").json() == []
     assert UserLabel.objects.count() == 0

@@ -19,8 +19,14 @@ TEXT = "a red cup on a table"
 
 
 def test_search_ranks_by_cosine_like_a_direct_computation(
-    client, token_client, user, other_user, other_token_client, inference_weights,
-    dramatiq_worker, queues,
+    client,
+    token_client,
+    user,
+    other_user,
+    other_token_client,
+    inference_weights,
+    dramatiq_worker,
+    queues,
 ):
     images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(5)]
     client.force_login(user)
@@ -62,7 +68,11 @@ def test_search_ranks_by_cosine_like_a_direct_computation(
     page = client.get("/images/search/", {"text": TEXT})
     assert [h.image.id for h in page.context["result"].hits][:3] == [images[i].id for i in order]
     UserLabel.objects.create(
-        image=images[4], label="mug", source="override", labelled_by=user, labelled_at=images[4].created_at
+        image=images[4],
+        label="mug",
+        source="override",
+        labelled_by=user,
+        labelled_at=images[4].created_at,
     )
     only = token_client.get("/api/v1/search", {"text": TEXT, "user_label": "mug"}).json()
     assert [h["image_id"] for h in only["results"]] == [str(images[4].id)]
