@@ -14,8 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
+from django.db.models import F
 
 from inference import vectors
 from inference.models import ModelVersion
@@ -59,20 +58,18 @@ class Preview:
 
 
 def latest_labels(*, owner, image_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Each image's label in its newest finished result ("unknown" under the threshold)."""
-    newest = Window(
-        RowNumber(),
-        partition_by=[F("image_id")],
-        order_by=[F("completed_at").desc(nulls_last=True), F("id").desc()],
-    )
+    """Each image's label in its newest finished result ("unknown" under the threshold).
+
+    A plain ordered read, the newest row last wins: cheaper here than a window function
+    (measured at 10 000 images), and the same on SQLite and PostgreSQL.
+    """
     rows = (
         JobImage.objects.filter(
             job__owner=owner,
             image_id__in=image_ids,
             status__in=(ItemStatus.CLASSIFIED, ItemStatus.UNKNOWN),
         )
-        .annotate(rank=newest)
-        .filter(rank=1)
+        .order_by(F("completed_at").asc(nulls_first=True), "id")
         .values_list("image_id", "status", "top_label")
     )
     return {
