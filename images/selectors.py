@@ -38,6 +38,7 @@ class ImageFilters:
     sort: str = "newest"
     label: str = ""  # predicted label (any finished job of the user), case-insensitive, partial
     unclassified: bool = False  # only images no finished job has a prediction for
+    user_label: str = ""  # the person's own label (images.UserLabel), case-insensitive
 
     @classmethod
     def from_params(cls, params: Any, *, strict: bool = False) -> ImageFilters:
@@ -69,6 +70,7 @@ class ImageFilters:
         raw_unclassified = str(params.get("unclassified", "") or "").strip().lower()
         if raw_unclassified not in ("", "0", "1", "true", "false", "on"):
             bad("unclassified", "use 1 (only unclassified images) or 0.")
+        user_label = " ".join(str(params.get("user_label", "") or "").split())[:100]
         return cls(
             q=q,
             date_from=dates["date_from"],
@@ -77,6 +79,7 @@ class ImageFilters:
             sort=sort,
             label=label,
             unclassified=raw_unclassified in ("1", "true", "on"),
+            user_label=user_label,
         )
 
     def to_params(self) -> dict[str, str]:
@@ -99,6 +102,7 @@ class ImageFilters:
             or self.format
             or self.label
             or self.unclassified
+            or self.user_label
         )
 
 
@@ -117,7 +121,9 @@ def image_get(*, user, image_id: Any) -> Image:
 def image_list(*, user, filters: ImageFilters | None = None) -> QuerySet[Image]:
     """``user``'s images matching ``filters``, in the filters' sort order."""
     filters = filters or ImageFilters()
-    qs = Image.objects.filter(owner=user)
+    qs = Image.objects.filter(owner=user).select_related("user_label")
+    if filters.user_label:
+        qs = qs.filter(user_label__label__iexact=filters.user_label)
     if filters.q:
         qs = qs.filter(original_filename__icontains=filters.q)
     tz = timezone.get_current_timezone()

@@ -27,3 +27,9 @@ api_urlpatterns = [
     ),
     path("upload-url", api.DirectUploadCreateApi.as_view(), name="api-upload-url"),
 ]
+
+# Issue 15: labels people own, search by meaning.
+from images import feature_urls  # noqa: E402
+
+urlpatterns += feature_urls.urlpatterns
+api_urlpatterns += feature_urls.api_urlpatterns

@@ -37,3 +37,9 @@ predict_urlpatterns = [
     path("submit/", predict_views.predict_submit, name="predict-submit"),
     path("<uuid:job_id>/", predict_views.predict_result, name="predict-result"),
 ]
+
+# Issue 15: preview before you run, compare two runs, score histograms.
+from jobs import insight_urls  # noqa: E402
+
+urlpatterns += insight_urls.urlpatterns
+api_urlpatterns += insight_urls.api_urlpatterns
