@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -25,7 +24,7 @@ api_v1 = [
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     # Browsers ask for /favicon.ico on pages that name no icon (JSON, files): no 404 in logs.
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", views.favicon),
     path("accounts/", include("classifier_site.accounts.urls")),
     path("admin/", admin.site.urls),
     path("health", health.health, name="health"),

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
 from images.selectors import image_list
@@ -21,3 +22,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "recent_images": list(image_list(user=request.user)[:8]),
     }
     return render(request, "dashboard.html", context)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Resolved per request: with the hashed-manifest storage the name is known only once
+    # collectstatic has run, which is after the URLconf is first imported (check --deploy).
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
