@@ -300,8 +300,12 @@ REST_FRAMEWORK = {
         "token_obtain": env_str("THROTTLE_TOKEN_OBTAIN", "10/minute"),
     },
     "EXCEPTION_HANDLER": "classifier_site.core.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
+    # JSON bounded in size and nesting depth (classifier_site/core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "classifier_site.core.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image classification API",

@@ -14,8 +14,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from classifier_site.core.errors import DomainError, NotFound
+from classifier_site.core.params import text_param
 from images.intake import FORMATS
-from images.models import Image
+from images.models import Image, StagedUpload
 from images.relations import relations
 
 # sort name -> (ordering field, descending). The id breaks ties in the same direction.
@@ -46,25 +47,25 @@ class ImageFilters:
             if strict:
                 raise DomainError(message, field=name)
 
-        q = " ".join(str(params.get("q", "")).split())[:200]
+        q = " ".join(text_param(params, "q", max_length=1000).split())[:200]
         dates: dict[str, date | None] = {}
         for name in ("date_from", "date_to"):
-            raw = str(params.get(name, "") or "").strip()
+            raw = text_param(params, name, max_length=40).strip()
             dates[name] = None
             if raw:
                 try:
                     dates[name] = date.fromisoformat(raw)
                 except ValueError:
                     bad(name, "use a date like 2025-01-31.")
-        fmt = str(params.get("format", "") or "").strip().lower()
+        fmt = text_param(params, "format", max_length=40).strip().lower()
         if fmt and fmt not in FORMAT_CHOICES:
             bad("format", f"must be one of {', '.join(sorted(FORMAT_CHOICES))}.")
             fmt = ""
-        sort = str(params.get("sort", "") or "").strip() or "newest"
+        sort = text_param(params, "sort", max_length=40).strip() or "newest"
         if sort not in SORTS:
             bad("sort", f"must be one of {', '.join(SORTS)}.")
             sort = "newest"
-        label = " ".join(str(params.get("label", "") or "").split())[:100]
+        label = " ".join(text_param(params, "label", max_length=1000).split())[:100]
         return cls(
             q=q,
             date_from=dates["date_from"],
@@ -120,6 +121,20 @@ def image_list(*, user, filters: ImageFilters | None = None) -> QuerySet[Image]:
     name, desc = SORTS[filters.sort]
     sign = "-" if desc else ""
     return qs.order_by(f"{sign}{name}", f"{sign}id")
+
+
+def client_keys(*, image_ids: Any) -> dict[uuid.UUID, str]:
+    """For images stored through ``/upload-url``, the key the client was given (the first
+    one, when the same bytes came under several): what the API reports as ``key``."""
+    out: dict[uuid.UUID, str] = {}
+    rows = (
+        StagedUpload.objects.filter(image_id__in=list(image_ids))
+        .order_by("created_at")
+        .values_list("image_id", "key")
+    )
+    for image_id, key in rows:
+        out.setdefault(image_id, key)
+    return out
 
 
 def image_ids_owned(*, user, ids: Any) -> list[uuid.UUID]:
