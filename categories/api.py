@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from categories import selectors, services
 from categories.models import Category
+from classifier_site.core.fields import StrictCharField
 from classifier_site.core.pagination import list_response, offset_links, window_from_params
 from classifier_site.core.params import MAX_OFFSET
 from inference.labels import MAX_LABEL_LENGTH, MAX_LABELS
@@ -34,7 +35,7 @@ class CategoryListQuerySerializer(serializers.Serializer):
 def _labels_field(**kwargs) -> serializers.ListField:
     # Duplicates (ignoring case) are refused by labels_clean; the schema cannot say so.
     return serializers.ListField(
-        child=serializers.CharField(max_length=MAX_LABEL_LENGTH),
+        child=StrictCharField(max_length=MAX_LABEL_LENGTH),
         min_length=1,
         max_length=MAX_LABELS,
         **kwargs,
@@ -42,16 +43,14 @@ def _labels_field(**kwargs) -> serializers.ListField:
 
 
 class CategoryInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=2000
-    )
+    name = StrictCharField(max_length=100)
+    description = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
     labels = _labels_field()
 
 
 class CategoryPatchSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    name = StrictCharField(max_length=100, required=False)
+    description = StrictCharField(required=False, allow_blank=True, max_length=2000)
     labels = _labels_field(required=False)
 
 

@@ -6,7 +6,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -17,9 +17,11 @@ from rest_framework.settings import APISettings, api_settings
 from rest_framework.views import APIView
 
 from classifier_site.core.errors import error_body
+from classifier_site.core.fields import StrictCharField
 from classifier_site.core.pagination import LIST_HEADERS_DOC, list_response
 from classifier_site.core.params import int_param, text_param
 from classifier_site.core.parsers import BoundedJSONParser
+from classifier_site.core.schema import ErrorDetailSerializer
 from images import selectors, services
 from images.files import image_file_response
 from images.models import Image
@@ -88,11 +90,6 @@ class UploadRequestSerializer(serializers.Serializer):
     )
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
 class UploadOutcomeSerializer(serializers.Serializer):
     filename = serializers.CharField()
     outcome = serializers.ChoiceField(choices=["stored", "duplicate", "rejected"])
@@ -124,7 +121,7 @@ class FilenameField(serializers.CharField):
 
 class UploadUrlRequestSerializer(serializers.Serializer):
     filename = FilenameField(max_length=4000, help_text="Kept as the image's name.")
-    content_type = serializers.CharField(
+    content_type = StrictCharField(
         required=False,
         allow_blank=True,
         max_length=200,
@@ -154,7 +151,7 @@ class UploadUrlResponseSerializer(serializers.Serializer):
 
 
 class FinalizeRequestSerializer(serializers.Serializer):
-    key = serializers.CharField(max_length=300, help_text="The `s3_key` from /upload-url.")
+    key = StrictCharField(max_length=300, help_text="The `s3_key` from /upload-url.")
     filename = FilenameField(max_length=4000)
 
 
@@ -187,25 +184,36 @@ def _outcome_data(outcome: services.IngestOutcome, request: Request) -> dict:
 IMAGE_LIST_DEFAULT_LIMIT = 100
 IMAGE_LIST_MAX_LIMIT = 1000
 
-_FILTER_PARAMS = [
-    OpenApiParameter("q", str, description="Filename contains (case-insensitive)."),
-    OpenApiParameter(
-        "label", str, description="Top prediction of a finished job of yours (case-insensitive)."
-    ),
-    OpenApiParameter("date_from", OpenApiTypes.DATE, description="Uploaded on or after."),
-    OpenApiParameter("date_to", OpenApiTypes.DATE, description="Uploaded on or before."),
-    OpenApiParameter("format", str, enum=sorted(selectors.FORMAT_CHOICES)),
-    OpenApiParameter("sort", str, enum=list(SORTS), default="newest"),
-    OpenApiParameter("after", str, description="Cursor: the `next` link of the Link header."),
-    OpenApiParameter("before", str, description="Cursor: the `prev` link of the Link header."),
-    OpenApiParameter(
-        "limit",
-        int,
-        description=f"Page size, 1-{IMAGE_LIST_MAX_LIMIT} (default {IMAGE_LIST_DEFAULT_LIMIT}).",
-    ),
-]
+
+class ImageListQuerySerializer(serializers.Serializer):
+    """Documents the query for the schema; ImageFilters and core.params parse it."""
+
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Filename contains."
+    )
+    label = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Top prediction of a finished job of yours (case-insensitive).",
+    )
+    date_from = serializers.DateField(required=False, help_text="Uploaded on or after.")
+    date_to = serializers.DateField(required=False, help_text="Uploaded on or before.")
+    format = serializers.ChoiceField(choices=sorted(selectors.FORMAT_CHOICES), required=False)
+    sort = serializers.ChoiceField(choices=list(SORTS), default="newest")
+    after = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Cursor (Link rel=next)."
+    )
+    before = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Cursor (Link rel=prev)."
+    )
+    limit = serializers.IntegerField(
+        min_value=1, max_value=IMAGE_LIST_MAX_LIMIT, default=IMAGE_LIST_DEFAULT_LIMIT
+    )
+
+
 LIST_HEADERS = [
-    OpenApiParameter(name, str, OpenApiParameter.HEADER, response=True, description=text)
+    OpenApiParameter(name, str, OpenApiParameter.HEADER, response=[200], description=text)
     for name, text in LIST_HEADERS_DOC.items()
 ]
 
@@ -234,7 +242,7 @@ class ImageListCreateApi(APIView):
 
     @extend_schema(
         operation_id="images_list",
-        parameters=[*_FILTER_PARAMS, *LIST_HEADERS],
+        parameters=[ImageListQuerySerializer, *LIST_HEADERS],
         responses=ImageSerializer(many=True),
         description="Your images, newest first: a JSON array of `{key, size, last_modified, "
         "...}`. Further pages are in the `Link` header (`rel=next`/`prev`/`first`). Files "
@@ -341,10 +349,22 @@ class ImageDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+DOWNLOAD_PARAM = OpenApiParameter(
+    "download",
+    str,
+    enum=["0", "1"],
+    description="1: answer as an attachment (Content-Disposition), to save the file.",
+)
+
+
 class ImageFileApi(APIView):
     @extend_schema(
         operation_id="images_file",
-        responses={(200, "image/*"): OpenApiTypes.BINARY},
+        parameters=[DOWNLOAD_PARAM],
+        responses={
+            (200, "image/*"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="On S3: a short-lived presigned URL (Location)."),
+        },
         description="The stored image: streamed, or a 302 to a short-lived S3 URL.",
     )
     def get(self, request: Request, image_id) -> HttpResponseBase:
@@ -354,7 +374,11 @@ class ImageFileApi(APIView):
 
 class ImageThumbnailApi(APIView):
     @extend_schema(
-        operation_id="images_thumbnail", responses={(200, "image/webp"): OpenApiTypes.BINARY}
+        operation_id="images_thumbnail",
+        responses={
+            (200, "image/webp"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="On S3: a short-lived presigned URL (Location)."),
+        },
     )
     def get(self, request: Request, image_id) -> HttpResponseBase:
         image = selectors.image_get(user=request.user, image_id=image_id)

@@ -52,16 +52,20 @@ class ImageFilters:
         for name in ("date_from", "date_to"):
             raw = text_param(params, name, max_length=40).strip()
             dates[name] = None
+            if not raw and name in params:
+                bad(name, "use a date like 2025-01-31.")
             if raw:
                 try:
                     dates[name] = date.fromisoformat(raw)
                 except ValueError:
                     bad(name, "use a date like 2025-01-31.")
         fmt = text_param(params, "format", max_length=40).strip().lower()
-        if fmt and fmt not in FORMAT_CHOICES:
+        if (fmt or "format" in params) and fmt not in FORMAT_CHOICES:
             bad("format", f"must be one of {', '.join(sorted(FORMAT_CHOICES))}.")
             fmt = ""
-        sort = text_param(params, "sort", max_length=40).strip() or "newest"
+        sort = text_param(params, "sort", max_length=40).strip()
+        if not sort and "sort" not in params:
+            sort = "newest"
         if sort not in SORTS:
             bad("sort", f"must be one of {', '.join(SORTS)}.")
             sort = "newest"

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from classifier_site.core.errors import DomainError
+from classifier_site.core.fields import StrictCharField, StrictFloatField, StrictIntegerField
 from classifier_site.core.pagination import list_response, offset_links, window_from_params
 from classifier_site.core.params import MAX_OFFSET, text_clean
 from images import services as image_services
@@ -29,8 +30,8 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def _image_ref() -> serializers.CharField:
-    return serializers.CharField(max_length=300)
+def _image_ref() -> StrictCharField:
+    return StrictCharField(max_length=300)
 
 
 class SubmitInputSerializer(serializers.Serializer):
@@ -51,19 +52,19 @@ class SubmitInputSerializer(serializers.Serializer):
         max_length=settings.JOB_MAX_IMAGES,
         help_text="Image ids (or keys). This or `s3_keys`.",
     )
-    top_k = serializers.IntegerField(default=5, min_value=1, max_value=10)
-    confidence_threshold = serializers.FloatField(default=0.0, min_value=0.0, max_value=1.0)
+    top_k = StrictIntegerField(default=5, min_value=1, max_value=10)
+    confidence_threshold = StrictFloatField(default=0.0, min_value=0.0, max_value=1.0)
     custom_labels = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_LABEL_LENGTH),
+        child=StrictCharField(max_length=MAX_LABEL_LENGTH),
         required=False,
         default=list,
         max_length=MAX_LABELS,
         help_text="Required for custom_classification unless `category_id` is given.",
     )
-    category_id = serializers.IntegerField(
+    category_id = StrictIntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=2**31 - 1
     )
-    model_version = serializers.IntegerField(
+    model_version = StrictIntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=2**31 - 1
     )
 

@@ -54,6 +54,7 @@ class PredictionListQuerySerializer(serializers.Serializer):
     )
     user_id = serializers.CharField(
         required=False,
+        allow_blank=True,
         help_text="Accepted for compatibility and ignored: the token says whose list it is.",
     )
 

@@ -19,7 +19,8 @@ from django.core.exceptions import (
 )
 from django.core.signals import got_request_exception
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -190,6 +191,7 @@ def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # a 404 whatever the method: a CSRF 403 page would hide the answer
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Every /api/ path no route matched (also an id of the wrong form, like
     /api/v1/categories/abc): the JSON 404, never Django's HTML page."""
@@ -229,3 +231,18 @@ def handler500(request: HttpRequest) -> HttpResponse:
             status=500,
         )
     return defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON under /api/ (a session-authenticated script without the
+    CSRF token), Django's page elsewhere."""
+    if is_api(request):
+        return JsonResponse(
+            error_body(
+                "csrf_failed",
+                f"CSRF check failed ({reason}); send the X-CSRFToken header with session "
+                "authentication, or use a token (Authorization: Token <key>).",
+            ),
+            status=403,
+        )
+    return csrf.csrf_failure(request, reason)

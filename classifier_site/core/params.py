@@ -26,6 +26,10 @@ def _raw(params: Mapping[str, Any], name: str) -> str:
     return "" if value is None else str(value)
 
 
+def _empty_given(params: Mapping[str, Any], name: str) -> bool:
+    return name in params and not _raw(params, name).strip()
+
+
 def text_clean(value: str, *, name: str, max_length: int = MAX_TEXT) -> str:
     """A NUL-free string of at most ``max_length`` characters (longer is refused)."""
     if "\x00" in value:
@@ -50,8 +54,10 @@ def int_param(
     minimum: int,
     maximum: int,
 ) -> int:
-    """A whole number in [minimum, maximum]; missing or empty gives ``default``."""
+    """A whole number in [minimum, maximum]; missing gives ``default``, empty is refused."""
     raw = _raw(params, name).strip()
+    if _empty_given(params, name):
+        raise DomainError(f"must be a whole number from {minimum} to {maximum}.", field=name)
     if not raw:
         return default
     # Bounded length first: int() of a 100 000-digit string is itself slow.
@@ -77,6 +83,8 @@ def choice_param(
     value no form could have produced."""
     raw = text_param(params, name).strip()
     allowed = list(choices)
+    if not raw and strict and _empty_given(params, name):
+        raise DomainError(f"must be one of {', '.join(allowed)}.", field=name)
     if not raw:
         return default
     if raw not in allowed:
@@ -88,6 +96,8 @@ def choice_param(
 
 def date_param(params: Mapping[str, Any], name: str, *, strict: bool = True) -> date | None:
     raw = text_param(params, name, max_length=40).strip()
+    if not raw and strict and _empty_given(params, name):
+        raise DomainError("use a date like 2025-01-31.", field=name)
     if not raw:
         return None
     try:

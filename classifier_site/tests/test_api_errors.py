@@ -67,7 +67,12 @@ def test_nul_in_api_query_is_400(token_client, user, url, field):
 
 @pytest.mark.parametrize(
     "url",
-    ["/images/?q=%00", "/images/?label=%00", "/jobs/new/?all=1&q=%00", "/images/delete/?all=1&q=%00"],
+    [
+        "/images/?q=%00",
+        "/images/?label=%00",
+        "/jobs/new/?all=1&q=%00",
+        "/images/delete/?all=1&q=%00",
+    ],
 )
 def test_nul_in_page_query_is_400(client_user, user, url):
     ImageFactory(owner=user)
@@ -103,9 +108,7 @@ def test_unknown_export_format_is_400(token_client, user, inference_weights, suf
     from jobs import services
 
     image = ImageFactory(owner=user)
-    job = services.job_submit(
-        owner=user, job_type="image_classification", image_ids=[image.pk]
-    ).job
+    job = services.job_submit(owner=user, job_type="image_classification", image_ids=[image.pk]).job
 
     response = token_client.get(f"/api/v1/jobs/{job.id}/export.{suffix}")
 
