@@ -24,7 +24,7 @@ class TokenObtainApi(ObtainAuthToken):
     throttle_scope = "token_obtain"
     # ObtainAuthToken names DRF's unbounded JSONParser; this endpoint is anonymous, so it
     # needs the bounded one most of all.
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # type: ignore[assignment]
 
     @extend_schema(
         request=inline_serializer(

@@ -10,7 +10,7 @@ paging fields beside the documented ones, and the same headers. Every list reads
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -81,7 +81,7 @@ def page_links(window: Window, total: int) -> dict[str, dict[str, str] | None]:
 def link_url(request: Request, changes: Mapping[str, str]) -> str:
     """This request's URL with some query parameters replaced (others kept, in order)."""
     params: dict[str, str] = {
-        k: v for k, v in request.query_params.items() if k not in ("after", "before")
+        k: str(v) for k, v in request.query_params.items() if k not in ("after", "before")
     }
     params.update(changes)
     return request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
@@ -98,7 +98,7 @@ def link_header(request: Request, links: Mapping[str, Mapping[str, str] | None])
 
 def list_response(
     request: Request,
-    items: Sequence[Any],
+    items: Iterable[Any],
     *,
     total: int | None,
     links: Mapping[str, Mapping[str, str] | None],

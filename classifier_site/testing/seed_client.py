@@ -69,6 +69,6 @@ class SeedClient:
     def predictions(self, user_id: str, page: int, limit: int) -> requests.Response:
         return self.http.get(
             self._url("/predictions"),
-            params={"user_id": user_id, "page": page, "limit": limit},
+            params={"user_id": user_id, "page": str(page), "limit": str(limit)},
             timeout=30,
         )
