@@ -63,7 +63,7 @@ class SeedClient:
             self._url("/predict"),
             files={"file": (filename, data)},
             data={"user_id": user_id},
-            timeout=60,
+            timeout=180,
         )
 
     def predictions(self, user_id: str, page: int, limit: int) -> requests.Response:
