@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from categories import selectors, services
 from categories.models import Category
+from classifier_site.core.fields import StrictCharField
+from classifier_site.core.pagination import list_response, offset_links, window_from_params
+from classifier_site.core.params import MAX_OFFSET
+from inference.labels import MAX_LABEL_LENGTH, MAX_LABELS
+
+CATEGORY_LIST_DEFAULT_LIMIT = 100
+CATEGORY_LIST_MAX_LIMIT = 1000
 
 
 class CategoryOutputSerializer(serializers.ModelSerializer):
@@ -19,28 +25,57 @@ class CategoryOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "description", "labels", "created_at", "updated_at"]
 
 
-class CategoryInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    labels = serializers.ListField(child=serializers.CharField(allow_blank=True), min_length=1)
+class CategoryListQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        min_value=1, max_value=CATEGORY_LIST_MAX_LIMIT, default=CATEGORY_LIST_DEFAULT_LIMIT
+    )
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
-class CategoryPatchSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
-    labels = serializers.ListField(
-        child=serializers.CharField(allow_blank=True), min_length=1, required=False
+def _labels_field(**kwargs) -> serializers.ListField:
+    # Duplicates (ignoring case) are refused by labels_clean; the schema cannot say so.
+    return serializers.ListField(
+        child=StrictCharField(max_length=MAX_LABEL_LENGTH),
+        min_length=1,
+        max_length=MAX_LABELS,
+        **kwargs,
     )
 
 
+class CategoryInputSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=100)
+    description = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
+    labels = _labels_field()
+
+
+class CategoryPatchSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=100, required=False)
+    description = StrictCharField(required=False, allow_blank=True, max_length=2000)
+    labels = _labels_field(required=False)
+
+
 class CategoryListCreateApi(APIView):
-    @extend_schema(operation_id="categories_list", responses=CategoryOutputSerializer(many=True))
+    @extend_schema(
+        operation_id="categories_list",
+        parameters=[CategoryListQuerySerializer],
+        responses=CategoryOutputSerializer(many=True),
+        description="Your categories by name: a JSON array; further pages in the `Link` "
+        "header, the count in `X-Total-Count`.",
+    )
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(
-            selectors.category_list(user=request.user), request, view=self
+        window = window_from_params(
+            request.query_params,
+            default_limit=CATEGORY_LIST_DEFAULT_LIMIT,
+            max_limit=CATEGORY_LIST_MAX_LIMIT,
         )
-        return paginator.get_paginated_response(CategoryOutputSerializer(page, many=True).data)
+        categories = selectors.category_list(user=request.user)
+        total = categories.count()
+        return list_response(
+            request,
+            CategoryOutputSerializer(window.slice(categories), many=True).data,
+            total=total,
+            links=offset_links(window, total),
+        )
 
     @extend_schema(
         operation_id="categories_create",

@@ -9,6 +9,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 
@@ -21,6 +22,9 @@ class TokenObtainApi(ObtainAuthToken):
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token_obtain"
+    # ObtainAuthToken names DRF's unbounded JSONParser; this endpoint is anonymous, so it
+    # needs the bounded one most of all.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # type: ignore[assignment]
 
     @extend_schema(
         request=inline_serializer(

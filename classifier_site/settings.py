@@ -305,7 +305,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "classifier_site.core.schema.ApiAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
         "rest_framework.throttling.AnonRateThrottle",
@@ -316,8 +316,12 @@ REST_FRAMEWORK = {
         "token_obtain": env_str("THROTTLE_TOKEN_OBTAIN", "10/minute"),
     },
     "EXCEPTION_HANDLER": "classifier_site.core.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 50,
+    # JSON bounded in size and nesting depth (classifier_site/core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "classifier_site.core.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image classification API",
@@ -328,10 +332,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "classifier_site.core.schema.add_links",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "UploadOutcomeEnum": ["stored", "duplicate", "rejected"],
+        "StoredOutcomeEnum": ["stored", "duplicate"],
+    },
 }
 
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "classifier_site.core.errors.csrf_failure"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from categories import urls as categories_urls
 from classifier_site import api, health, views
+from classifier_site.core import errors
 from images import urls as images_urls
 from jobs import urls as jobs_urls
 
@@ -19,6 +20,8 @@ api_v1 = [
     *images_urls.api_urlpatterns,
     *categories_urls.api_urlpatterns,
     *jobs_urls.api_urlpatterns,
+    # The seed documents GET /health under the API's base URL too.
+    path("health", health.health, name="api-health"),
 ]
 
 urlpatterns = [
@@ -34,4 +37,12 @@ urlpatterns = [
     path("categories/", include(categories_urls.urlpatterns)),
     path("jobs/", include(jobs_urls.urlpatterns)),
     path("predict/", include(jobs_urls.predict_urlpatterns)),
+    # Anything else under /api/ is a JSON 404 (not the HTML page, not a slash redirect).
+    re_path(r"^api/", errors.api_not_found),
 ]
+
+# Django's own error pages answer /api/ paths in the JSON error shape.
+handler400 = errors.handler400
+handler403 = errors.handler403
+handler404 = errors.handler404
+handler500 = errors.handler500

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from typing import IO, Any, cast
 
 from django.core.validators import ProhibitNullCharactersValidator
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import APISettings, api_settings
 from rest_framework.views import APIView
 
 from classifier_site.core.errors import error_body
+from classifier_site.core.fields import StrictCharField
+from classifier_site.core.pagination import LIST_HEADERS_DOC, list_response
+from classifier_site.core.params import int_param, text_param
+from classifier_site.core.parsers import BoundedJSONParser
+from classifier_site.core.schema import ErrorDetailSerializer
 from images import selectors, services
 from images.files import image_file_response
 from images.models import Image
@@ -28,7 +34,13 @@ from images.uploads import limit_upload_size
 
 
 class ImageSerializer(serializers.ModelSerializer):
-    key = serializers.CharField(source="file.name", help_text="Storage key of the original.")
+    """The seed's ``{key, size, last_modified}`` and our richer fields beside them."""
+
+    key = serializers.SerializerMethodField(
+        help_text="The key that names this image: the `s3_key` /upload-url gave, else the "
+        "stored object's key. Accepted wherever an image id is."
+    )
+    storage_key = serializers.CharField(source="file.name", help_text="Stored object's key.")
     filename = serializers.CharField(source="original_filename")
     size = serializers.IntegerField(source="size_bytes", help_text="Stored size in bytes.")
     last_modified = serializers.DateTimeField(source="created_at")
@@ -40,6 +52,7 @@ class ImageSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "key",
+            "storage_key",
             "filename",
             "size",
             "last_modified",
@@ -59,6 +72,12 @@ class ImageSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
+    def get_key(self, image: Image) -> str:
+        keys = self.context.get("client_keys")
+        if keys is None:
+            keys = selectors.client_keys(image_ids=[image.pk])
+        return keys.get(image.pk) or image.file.name or ""
+
     def get_file_url(self, image: Image) -> str:
         return self._url("api-image-file", image)
 
@@ -66,23 +85,11 @@ class ImageSerializer(serializers.ModelSerializer):
         return self._url("api-image-thumbnail", image)
 
 
-class ImagePageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
-    results = ImageSerializer(many=True)
-
-
 class UploadRequestSerializer(serializers.Serializer):
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True, use_url=False),
         help_text="One or more image files (repeat the `files` field).",
     )
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
 
 
 class UploadOutcomeSerializer(serializers.Serializer):
@@ -115,28 +122,48 @@ class FilenameField(serializers.CharField):
 
 
 class UploadUrlRequestSerializer(serializers.Serializer):
-    filename = FilenameField(help_text="Ignored for the key; pass it to finalize.")
-    content_type = serializers.CharField(
-        required=False, allow_blank=True, help_text="Ignored: the type is read from the bytes."
+    filename = FilenameField(max_length=4000, help_text="Kept as the image's name.")
+    content_type = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Accepted for compatibility; the type is read from the bytes.",
     )
 
 
 class UploadUrlResponseSerializer(serializers.Serializer):
     upload_url = serializers.URLField(
-        help_text="POST a multipart form here: `fields`, then `file`."
+        help_text="PUT the file's bytes here (any Content-Type) before `expires_in` seconds."
     )
-    fields = serializers.DictField(child=serializers.CharField())  # type: ignore[assignment]
-    key = serializers.CharField(help_text="Pass to /api/v1/images/finalize.")
-    expires_in = serializers.IntegerField(help_text="Seconds the form is valid for.")
+    s3_key = serializers.CharField(
+        help_text="Names the image from now on: in /submit `s3_keys`, DELETE /images/{key}, "
+        "and as `key` in GET /images (which stores what was uploaded)."
+    )
+    key = serializers.CharField(help_text="The same as `s3_key`.")
+    method = serializers.ChoiceField(choices=["PUT"])
+    expires_in = serializers.IntegerField(help_text="Seconds the URL is valid for.")
     max_bytes = serializers.IntegerField()
+    post_url = serializers.URLField(
+        allow_null=True,
+        help_text="S3 only: a POST form alternative that S3 itself limits to `max_bytes`.",
+    )
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.CharField(), help_text="The POST form's fields (then `file`)."
+    )
 
 
 class FinalizeRequestSerializer(serializers.Serializer):
-    key = serializers.CharField(max_length=300)
+    key = StrictCharField(max_length=300, help_text="The `s3_key` from /upload-url.")
     filename = FilenameField(max_length=4000)
 
 
 class FinalizeResponseSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["stored", "duplicate"])
+    image = ImageSerializer()
+
+
+class DirectUploadPutResponseSerializer(serializers.Serializer):
+    s3_key = serializers.CharField()
     outcome = serializers.ChoiceField(choices=["stored", "duplicate"])
     image = ImageSerializer()
 
@@ -156,15 +183,42 @@ def _outcome_data(outcome: services.IngestOutcome, request: Request) -> dict:
 
 # --- Views ------------------------------------------------------------------------------------
 
-_FILTER_PARAMS = [
-    OpenApiParameter("q", str, description="Filename contains (case-insensitive)."),
-    OpenApiParameter("date_from", OpenApiTypes.DATE, description="Uploaded on or after."),
-    OpenApiParameter("date_to", OpenApiTypes.DATE, description="Uploaded on or before."),
-    OpenApiParameter("format", str, enum=sorted(selectors.FORMAT_CHOICES)),
-    OpenApiParameter("sort", str, enum=list(SORTS), default="newest"),
-    OpenApiParameter("after", str, description="Cursor from `next`."),
-    OpenApiParameter("before", str, description="Cursor from `previous`."),
-    OpenApiParameter("limit", int, description="Page size, 1-200 (default 50)."),
+IMAGE_LIST_DEFAULT_LIMIT = 100
+IMAGE_LIST_MAX_LIMIT = 1000
+
+
+class ImageListQuerySerializer(serializers.Serializer):
+    """Documents the query for the schema; ImageFilters and core.params parse it."""
+
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Filename contains."
+    )
+    label = serializers.CharField(  # type: ignore[assignment]  # the query's name
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Top prediction of a finished job of yours (case-insensitive).",
+    )
+    date_from = serializers.DateField(required=False, help_text="Uploaded on or after.")
+    date_to = serializers.DateField(required=False, help_text="Uploaded on or before.")
+    format = serializers.ChoiceField(  # type: ignore[assignment]  # the query's name
+        choices=sorted(selectors.FORMAT_CHOICES), required=False
+    )
+    sort = serializers.ChoiceField(choices=list(SORTS), default="newest")
+    after = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Cursor (Link rel=next)."
+    )
+    before = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Cursor (Link rel=prev)."
+    )
+    limit = serializers.IntegerField(
+        min_value=1, max_value=IMAGE_LIST_MAX_LIMIT, default=IMAGE_LIST_DEFAULT_LIMIT
+    )
+
+
+LIST_HEADERS = [
+    OpenApiParameter(name, str, OpenApiParameter.HEADER, response=[200], description=text)
+    for name, text in LIST_HEADERS_DOC.items()
 ]
 
 
@@ -176,6 +230,12 @@ class _FormatIsAFilter(DefaultContentNegotiation):
     )
 
 
+def images_data(images: list[Image], request: Request) -> Any:
+    keys = selectors.client_keys(image_ids=[i.pk for i in images])
+    context = {"request": request, "client_keys": keys}
+    return ImageSerializer(images, many=True, context=context).data
+
+
 class ImageListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
     content_negotiation_class = _FormatIsAFilter
@@ -185,38 +245,42 @@ class ImageListCreateApi(APIView):
         return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(
-        operation_id="images_list", parameters=_FILTER_PARAMS, responses=ImagePageSerializer
+        operation_id="images_list",
+        parameters=[ImageListQuerySerializer, *LIST_HEADERS],
+        responses=ImageSerializer(many=True),
+        description="Your images, newest first: a JSON array of `{key, size, last_modified, "
+        "...}`. Further pages are in the `Link` header (`rel=next`/`prev`/`first`). Files "
+        "PUT to an /upload-url since the last call are checked and stored first.",
     )
     def get(self, request: Request) -> Response:
         filters = ImageFilters.from_params(request.query_params, strict=True)
-        try:
-            limit = min(max(int(request.query_params.get("limit", 50)), 1), 200)
-        except ValueError:
-            limit = 50
+        limit = int_param(
+            request.query_params,
+            "limit",
+            default=IMAGE_LIST_DEFAULT_LIMIT,
+            minimum=1,
+            maximum=IMAGE_LIST_MAX_LIMIT,
+        )
+        after = text_param(request.query_params, "after", max_length=1000)
+        before = text_param(request.query_params, "before", max_length=1000)
+        services.staged_uploads_collect(user=request.user)
         images = selectors.image_list(user=request.user, filters=filters)
         page = selectors.image_page(
-            images,
-            sort=filters.sort,
-            after=request.query_params.get("after"),
-            before=request.query_params.get("before"),
-            size=limit,
+            images, sort=filters.sort, after=after or None, before=before or None, size=limit
         )
-        params = {**filters.to_params(), "limit": str(limit)}
-
-        def link(**cursor: str) -> str:
-            return request.build_absolute_uri(
-                f"{reverse('api-images')}?{urlencode({**params, **cursor})}"
-            )
-
-        return Response(
-            {
-                "count": images.count(),
-                "next": link(after=page.next_cursor) if page.next_cursor else None,
-                "previous": link(before=page.prev_cursor) if page.prev_cursor else None,
-                "results": ImageSerializer(
-                    page.items, many=True, context={"request": request}
-                ).data,
-            }
+        return list_response(
+            request,
+            images_data(page.items, request),
+            total=images.count(),
+            links={
+                "first": {"limit": str(limit)},
+                "prev": {"before": page.prev_cursor, "limit": str(limit)}
+                if page.prev_cursor
+                else None,
+                "next": {"after": page.next_cursor, "limit": str(limit)}
+                if page.next_cursor
+                else None,
+            },
         )
 
     @extend_schema(
@@ -264,23 +328,47 @@ class ImageListCreateApi(APIView):
         )
 
 
+IMAGE_REF = OpenApiParameter(
+    "ref",
+    str,
+    OpenApiParameter.PATH,
+    description="The image's id (UUID) or key (the `s3_key` from /upload-url, or `key`).",
+)
+
+
 class ImageDetailApi(APIView):
-    @extend_schema(operation_id="images_retrieve", responses=ImageSerializer)
-    def get(self, request: Request, image_id) -> Response:
-        image = selectors.image_get(user=request.user, image_id=image_id)
+    """``/images/{ref}``: by id or by key, as the seed's ``DELETE /images/{s3_key}``."""
+
+    @extend_schema(
+        operation_id="images_retrieve", parameters=[IMAGE_REF], responses=ImageSerializer
+    )
+    def get(self, request: Request, ref: str) -> Response:
+        image = services.image_for_reference(user=request.user, ref=ref)
         return Response(ImageSerializer(image, context={"request": request}).data)
 
-    @extend_schema(operation_id="images_delete", responses={204: None})
-    def delete(self, request: Request, image_id) -> Response:
-        image = selectors.image_get(user=request.user, image_id=image_id)
+    @extend_schema(operation_id="images_delete", parameters=[IMAGE_REF], responses={204: None})
+    def delete(self, request: Request, ref: str) -> Response:
+        image = services.image_for_reference(user=request.user, ref=ref)
         services.image_delete(user=request.user, image=image)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+DOWNLOAD_PARAM = OpenApiParameter(
+    "download",
+    str,
+    enum=["0", "1"],
+    description="1: answer as an attachment (Content-Disposition), to save the file.",
+)
 
 
 class ImageFileApi(APIView):
     @extend_schema(
         operation_id="images_file",
-        responses={(200, "image/*"): OpenApiTypes.BINARY},
+        parameters=[DOWNLOAD_PARAM],
+        responses={
+            (200, "image/*"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="On S3: a short-lived presigned URL (Location)."),
+        },
         description="The stored image: streamed, or a 302 to a short-lived S3 URL.",
     )
     def get(self, request: Request, image_id) -> HttpResponseBase:
@@ -290,7 +378,11 @@ class ImageFileApi(APIView):
 
 class ImageThumbnailApi(APIView):
     @extend_schema(
-        operation_id="images_thumbnail", responses={(200, "image/webp"): OpenApiTypes.BINARY}
+        operation_id="images_thumbnail",
+        responses={
+            (200, "image/webp"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="On S3: a short-lived presigned URL (Location)."),
+        },
     )
     def get(self, request: Request, image_id) -> HttpResponseBase:
         image = selectors.image_get(user=request.user, image_id=image_id)
@@ -298,7 +390,7 @@ class ImageThumbnailApi(APIView):
 
 
 class ImageBulkDeleteApi(APIView):
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, FormParser]
 
     @extend_schema(
         operation_id="images_bulk_delete",
@@ -315,34 +407,76 @@ class ImageBulkDeleteApi(APIView):
 
 
 class DirectUploadCreateApi(APIView):
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, FormParser]
 
     @extend_schema(
         operation_id="images_upload_url",
         request=UploadUrlRequestSerializer,
         responses=UploadUrlResponseSerializer,
         description=(
-            "A presigned S3 POST for one new object under your prefix, valid for a few "
-            "minutes and limited in size. POST `fields` plus `file` to `upload_url`, then "
-            "call /api/v1/images/finalize with `key`. Needs S3 storage (400 otherwise)."
+            "Get a URL to upload one file to, as the seed documents: PUT the bytes to "
+            "`upload_url` (S3's presigned PUT, or on local storage a signed URL of this "
+            "app), then use `s3_key` in /submit's `s3_keys`, in DELETE /images/{s3_key}, or "
+            "just list /images. The file is checked like any upload when first used."
         ),
     )
     def post(self, request: Request) -> Response:
-        UploadUrlRequestSerializer(data=request.data).is_valid(raise_exception=True)
-        upload = services.direct_upload_create(user=request.user)
+        body = UploadUrlRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = services.direct_upload_create(
+            user=request.user,
+            filename=body.validated_data.get("filename", ""),
+            content_type=body.validated_data.get("content_type", ""),
+        )
+        upload_url = upload.put_url or request.build_absolute_uri(
+            reverse("api-upload-put", args=[upload.token])
+        )
         return Response(
             {
-                "upload_url": upload.url,
-                "fields": upload.fields,
+                "upload_url": upload_url,
+                "s3_key": upload.key,
                 "key": upload.key,
+                "method": "PUT",
                 "expires_in": upload.expires_in,
                 "max_bytes": upload.max_bytes,
+                "post_url": upload.post_url,
+                "fields": upload.fields,
             }
         )
 
 
+class DirectUploadPutApi(APIView):
+    """The upload URL on local storage: the signed token in the path is the permission,
+    like S3's presigned URL (the client sends no credentials with the PUT)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes: list = []  # the body is the file itself, read by intake
+
+    @extend_schema(
+        operation_id="images_upload_put",
+        auth=[],
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        responses={201: DirectUploadPutResponseSerializer, 200: DirectUploadPutResponseSerializer},
+        description="Local storage only: the `upload_url` /upload-url hands out. The bytes "
+        "are checked and stored at once; the answer says how.",
+    )
+    def put(self, request: Request, token: str) -> Response:
+        # The body is the file: intake reads it off the request stream, bounded.
+        stream = cast(IO[bytes], request._request)
+        key, result = services.direct_upload_receive(token=token, fileobj=stream)
+        return Response(
+            {
+                "s3_key": key,
+                "outcome": "duplicate" if result.duplicate else "stored",
+                "image": ImageSerializer(result.image, context={"request": request}).data,
+            },
+            status=status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED,
+        )
+
+
 class DirectUploadFinalizeApi(APIView):
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, FormParser]
 
     @extend_schema(
         operation_id="images_finalize",

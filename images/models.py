@@ -66,3 +66,41 @@ class UserLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.image_id})"
+
+
+class StagedUpload(models.Model):
+    """A key handed out by ``POST /upload-url``: the client PUTs its bytes to the upload
+    URL, and intake runs when the key is next named (submit, delete, lookup) or listed.
+
+    ``key`` is what the client was told (the seed's ``s3_key``) and keeps naming the image
+    afterwards, even though intake stores the checked bytes under its own key; the same
+    bytes sent under two keys give one image that both keys name.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for the bytes"
+        INGESTED = "ingested", "Stored as an image"
+        REJECTED = "rejected", "Rejected by intake"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staged_uploads"
+    )
+    key = models.CharField(max_length=255, unique=True)  # uploads/<user>/<token>-<name>
+    staging_key = models.CharField(max_length=255)  # incoming/<user>/<token>: the raw bytes
+    filename = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
+    # Deleting the image forgets the keys that named it.
+    image = models.ForeignKey(
+        Image, on_delete=models.CASCADE, null=True, blank=True, related_name="staged_uploads"
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner", "state", "created_at"], name="staged_owner_state"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

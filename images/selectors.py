@@ -14,8 +14,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from classifier_site.core.errors import DomainError, NotFound
+from classifier_site.core.params import text_param
 from images.intake import FORMATS
-from images.models import Image
+from images.models import Image, StagedUpload
 from images.relations import ImageLabel, relations
 
 # sort name -> (ordering field, descending). The id breaks ties in the same direction.
@@ -48,29 +49,33 @@ class ImageFilters:
             if strict:
                 raise DomainError(message, field=name)
 
-        q = " ".join(str(params.get("q", "")).split())[:200]
+        q = " ".join(text_param(params, "q", max_length=1000).split())[:200]
         dates: dict[str, date | None] = {}
         for name in ("date_from", "date_to"):
-            raw = str(params.get(name, "") or "").strip()
+            raw = text_param(params, name, max_length=40).strip()
             dates[name] = None
+            if not raw and name in params:
+                bad(name, "use a date like 2025-01-31.")
             if raw:
                 try:
                     dates[name] = date.fromisoformat(raw)
                 except ValueError:
                     bad(name, "use a date like 2025-01-31.")
-        fmt = str(params.get("format", "") or "").strip().lower()
-        if fmt and fmt not in FORMAT_CHOICES:
+        fmt = text_param(params, "format", max_length=40).strip().lower()
+        if (fmt or "format" in params) and fmt not in FORMAT_CHOICES:
             bad("format", f"must be one of {', '.join(sorted(FORMAT_CHOICES))}.")
             fmt = ""
-        sort = str(params.get("sort", "") or "").strip() or "newest"
+        sort = text_param(params, "sort", max_length=40).strip()
+        if not sort and "sort" not in params:
+            sort = "newest"
         if sort not in SORTS:
             bad("sort", f"must be one of {', '.join(SORTS)}.")
             sort = "newest"
-        label = " ".join(str(params.get("label", "") or "").split())[:100]
-        raw_unclassified = str(params.get("unclassified", "") or "").strip().lower()
+        label = " ".join(text_param(params, "label", max_length=1000).split())[:100]
+        raw_unclassified = text_param(params, "unclassified", max_length=10).strip().lower()
         if raw_unclassified not in ("", "0", "1", "true", "false", "on"):
             bad("unclassified", "use 1 (only unclassified images) or 0.")
-        user_label = " ".join(str(params.get("user_label", "") or "").split())[:100]
+        user_label = " ".join(text_param(params, "user_label", max_length=1000).split())[:100]
         return cls(
             q=q,
             date_from=dates["date_from"],
@@ -163,6 +168,20 @@ def image_ids_busy(*, user, images: list[Image]) -> set[uuid.UUID]:
 def label_facet(*, user, limit: int = 20) -> list[tuple[str, int]]:
     """The labels this user's images were classified as, with image counts."""
     return relations().label_counts(user=user, limit=limit)
+
+
+def client_keys(*, image_ids: Any) -> dict[uuid.UUID, str]:
+    """For images stored through ``/upload-url``, the key the client was given (the first
+    one, when the same bytes came under several): what the API reports as ``key``."""
+    out: dict[uuid.UUID, str] = {}
+    rows = (
+        StagedUpload.objects.filter(image_id__in=list(image_ids))
+        .order_by("created_at")
+        .values_list("image_id", "key")
+    )
+    for image_id, key in rows:
+        out.setdefault(image_id, key)
+    return out
 
 
 def image_ids_owned(*, user, ids: Any) -> list[uuid.UUID]:

@@ -13,10 +13,11 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any, BinaryIO, cast
 
 from django.conf import settings
+from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import IntegrityError, transaction
@@ -26,7 +27,7 @@ from PIL import Image as PILImage
 from classifier_site.core.errors import Conflict, DomainError, NotFound
 from images import intake
 from images.intake import ImageRejected, sanitize_filename
-from images.models import Image
+from images.models import Image, StagedUpload
 from images.relations import relations
 
 __all__ = [
@@ -36,6 +37,11 @@ __all__ = [
     "IngestResult",
     "direct_upload_create",
     "direct_upload_finalize",
+    "direct_upload_receive",
+    "image_for_reference",
+    "images_for_references",
+    "staged_upload_ingest",
+    "staged_uploads_collect",
     "image_delete",
     "image_ingest",
     "image_open",
@@ -322,74 +328,284 @@ def _as_uuid(value: Any) -> uuid.UUID:
         raise NotFound("Image not found.") from None
 
 
-# --- Direct upload to S3 --------------------------------------------------------------------
+# --- Direct upload: the seed's upload URL (PUT), and a size-limited S3 POST form -----------
 
-_INCOMING = re.compile(r"^incoming/(?P<owner>[^/]+)/(?P<token>[0-9a-f]{32})$")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_UPLOAD_SALT = "images.upload-url"
+# Waiting uploads older than this are not looked for any more (their URL expired long ago;
+# a lifecycle rule on incoming/ removes leftover bytes).
+STAGED_LOOKBACK = timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class DirectUpload:
-    url: str
-    fields: dict[str, str]
+    """A grant to upload one file. ``put_url`` is the seed's ``upload_url`` (S3's presigned
+    PUT, or None on local storage: the API then serves the signed ``token``); on S3 the
+    ``post_url``/``fields`` form also works and limits the size at S3."""
+
     key: str
+    staging_key: str
     expires_in: int
     max_bytes: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    put_url: str | None
+    token: str
+    post_url: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
 
 
-def direct_upload_create(*, user) -> DirectUpload:
-    """A presigned S3 POST for exactly one new key under ``incoming/<user>/``.
+def _client_key(user: Any, token: str, filename: str) -> str:
+    # The client's name, made URL- and key-safe, so the key still says what the file was.
+    safe = _SAFE_NAME.sub("_", sanitize_filename(filename)).strip("._")[:80] or "image"
+    return f"uploads/{user.pk}/{token}-{safe}"
 
-    The browser or script POSTs the file straight to S3 and then calls
-    ``direct_upload_finalize``; the object is only staging until then (a lifecycle rule
-    on ``incoming/`` should expire leftovers).
+
+def direct_upload_create(*, user, filename: str = "", content_type: str = "") -> DirectUpload:
+    """Grant one upload: a new key the client can PUT its bytes to within the expiry.
+
+    Nothing is stored yet; intake runs when the bytes arrive (local storage: the signed
+    upload URL this app serves) or when the key is next used (S3).
     """
-    storage = _storage()
-    if not storage_is_s3(storage):
-        raise DomainError(
-            "Direct upload needs S3 storage; use POST /api/v1/images with the files instead.",
-            code="direct_upload_unavailable",
-        )
-    key = f"incoming/{user.pk}/{uuid.uuid4().hex}"
+    del content_type  # the type is read from the bytes at intake, never trusted
+    token = uuid.uuid4().hex
+    staged = StagedUpload.objects.create(
+        owner=user,
+        key=_client_key(user, token, filename),
+        staging_key=f"incoming/{user.pk}/{token}",
+        filename=sanitize_filename(filename) if filename else "",
+    )
     expires = settings.IMAGE_UPLOAD_URL_EXPIRY_SECONDS
     max_bytes = settings.IMAGE_MAX_BYTES
+    signed = signing.dumps(str(staged.pk), salt=_UPLOAD_SALT)
+    storage = _storage()
+    if not storage_is_s3(storage):
+        return DirectUpload(
+            key=staged.key,
+            staging_key=staged.staging_key,
+            expires_in=expires,
+            max_bytes=max_bytes,
+            put_url=None,
+            token=signed,
+        )
     client = storage.bucket.meta.client  # type: ignore[attr-defined]
+    bucket = storage.bucket_name  # type: ignore[attr-defined]
+    put_url = client.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": bucket, "Key": staged.staging_key},
+        ExpiresIn=expires,
+        HttpMethod="PUT",
+    )
     post = client.generate_presigned_post(
-        Bucket=storage.bucket_name,  # type: ignore[attr-defined]
-        Key=key,
+        Bucket=bucket,
+        Key=staged.staging_key,
         Fields={},
         Conditions=[["content-length-range", 1, max_bytes]],
         ExpiresIn=expires,
     )
     return DirectUpload(
-        url=post["url"], fields=post["fields"], key=key, expires_in=expires, max_bytes=max_bytes
+        key=staged.key,
+        staging_key=staged.staging_key,
+        expires_in=expires,
+        max_bytes=max_bytes,
+        put_url=put_url,
+        token=signed,
+        post_url=post["url"],
+        fields=post["fields"],
     )
 
 
-def direct_upload_finalize(*, user, key: str, filename: str) -> IngestResult:
-    """Run intake on an object the user uploaded with ``direct_upload_create``'s form.
+def direct_upload_receive(*, token: str, fileobj: IO[bytes]) -> tuple[str, IngestResult]:
+    """The bytes PUT to a local upload URL: intake at once (there is no S3 to hold them).
 
-    The staging object is deleted afterwards whatever the outcome.
-    """
-    storage = _storage()
-    if not storage_is_s3(storage):
-        raise DomainError(
-            "Direct upload needs S3 storage; use POST /api/v1/images with the files instead.",
-            code="direct_upload_unavailable",
+    ``token`` is the signed, short-lived id from ``direct_upload_create``; an expired,
+    forged or used one is NotFound. Raises ImageRejected (the upload is marked rejected).
+    Returns the upload's key and the intake result."""
+    try:
+        staged_id = signing.loads(
+            token, salt=_UPLOAD_SALT, max_age=settings.IMAGE_UPLOAD_URL_EXPIRY_SECONDS
         )
-    match = _INCOMING.match(key or "")
-    if not match or match["owner"] != str(user.pk):
-        raise NotFound("No upload with that key.", field="key")
+    except signing.BadSignature:
+        raise NotFound("This upload URL is invalid or has expired; ask for a new one.") from None
+    with transaction.atomic():
+        staged = (
+            StagedUpload.objects.select_for_update(of=("self",))
+            .select_related("owner")
+            .filter(pk=staged_id, state=StagedUpload.State.WAITING)
+            .first()
+        )
+        if staged is None:
+            raise NotFound("This upload URL was already used; ask for a new one.")
+        outcome = _staged_ingest(staged, fileobj)
+    if isinstance(outcome, ImageRejected):
+        raise outcome
+    return staged.key, outcome
+
+
+def _staged_ingest(staged: StagedUpload, fileobj: IO[bytes]) -> IngestResult | ImageRejected:
+    """Intake for a locked waiting upload; the rejection is returned, not raised, so the
+    caller's transaction keeps the "rejected" mark."""
     try:
-        size = storage.size(key)
-    except Exception:
-        raise NotFound(
-            "No upload with that key: POST the file to the upload URL first.", field="key"
-        ) from None
-    try:
+        result = image_ingest(
+            owner=staged.owner, fileobj=fileobj, filename=staged.filename or staged.key
+        )
+    except ImageRejected as exc:
+        StagedUpload.objects.filter(pk=staged.pk).update(
+            state=StagedUpload.State.REJECTED, error=exc.message[:2000]
+        )
+        return exc
+    StagedUpload.objects.filter(pk=staged.pk).update(
+        state=StagedUpload.State.INGESTED, image=result.image
+    )
+    return result
+
+
+def staged_upload_ingest(*, staged: StagedUpload) -> IngestResult | None:
+    """Run intake on a waiting upload's bytes in storage; None when none arrived yet.
+
+    Raises ImageRejected (the upload is then marked rejected). The staging object is
+    removed once intake has decided, whatever it decided."""
+    storage = _storage()
+    with transaction.atomic():
+        locked = (
+            StagedUpload.objects.select_for_update(of=("self",))
+            .select_related("owner", "image")
+            .filter(pk=staged.pk)
+            .first()
+        )
+        if locked is None:
+            return None
+        if locked.state == StagedUpload.State.INGESTED and locked.image is not None:
+            return IngestResult(image=locked.image, duplicate=True)
+        if locked.state == StagedUpload.State.REJECTED:
+            raise ImageRejected(locked.error or "This upload was rejected.")
+        try:
+            size = storage.size(locked.staging_key)
+        except Exception:  # no object yet: S3 answers 404, the file system FileNotFoundError
+            return None
+        outcome: IngestResult | ImageRejected
         if size > settings.IMAGE_MAX_BYTES:
-            raise _too_large(settings.IMAGE_MAX_BYTES)
-        with storage.open(key, "rb") as fh:
-            return image_ingest(owner=user, fileobj=fh, filename=filename or key)
-    finally:
-        storage.delete(key)
+            outcome = _too_large(settings.IMAGE_MAX_BYTES)
+            StagedUpload.objects.filter(pk=locked.pk).update(
+                state=StagedUpload.State.REJECTED, error=outcome.message
+            )
+        else:
+            with storage.open(locked.staging_key, "rb") as fh:
+                outcome = _staged_ingest(locked, fh)
+    # Intake has decided and the decision is committed: the raw bytes are not needed.
+    _delete_files([locked.staging_key])
+    if isinstance(outcome, ImageRejected):
+        raise outcome
+    return outcome
+
+
+def staged_uploads_collect(*, user, limit: int = 50) -> int:
+    """Intake for the user's waiting uploads whose bytes have arrived (the list calls this,
+    so what was PUT shows up). Bounded per call; rejections are recorded, not raised.
+    Returns how many became images."""
+    waiting = StagedUpload.objects.filter(
+        owner=user,
+        state=StagedUpload.State.WAITING,
+        created_at__gte=timezone.now() - STAGED_LOOKBACK,
+    ).order_by("created_at")[:limit]
+    stored = 0
+    for staged in waiting:
+        try:
+            if staged_upload_ingest(staged=staged) is not None:
+                stored += 1
+        except ImageRejected:
+            continue
+    return stored
+
+
+def image_for_reference(*, user, ref: str) -> Image:
+    """One of ``user``'s images named by its id or by a key: an upload-url key (running
+    intake if its bytes are waiting), or the stored object's key. NotFound otherwise;
+    ImageRejected when the bytes under an upload key are not an acceptable image."""
+    try:
+        image_id = uuid.UUID(str(ref))
+    except ValueError:
+        pass
+    else:
+        image = Image.objects.filter(owner=user, id=image_id).first()
+        if image is None:
+            raise NotFound("Image not found.")
+        return image
+    staged = StagedUpload.objects.filter(owner=user, key=ref).select_related("image").first()
+    if staged is not None:
+        if staged.image is not None:
+            return staged.image
+        result = staged_upload_ingest(staged=staged)
+        if result is None:
+            raise NotFound(
+                f"Nothing was uploaded to {ref} yet: PUT the file to its upload_url first."
+            )
+        return result.image
+    image = Image.objects.filter(owner=user, file=ref).first()
+    if image is None:
+        raise NotFound("Image not found.")
+    return image
+
+
+def images_for_references(*, user, refs: Iterable[str], field_name: str) -> list[Image]:
+    """The user's images named by ids or keys (see ``image_for_reference``), in order, in
+    a few queries. Unknown ones raise a 400 naming ``field_name`` and them (another user's
+    are unknown too); a waiting upload is taken in now, and its rejection raised."""
+    refs = list(dict.fromkeys(str(r) for r in refs))
+    found: dict[str, Image] = {}
+    ids: dict[uuid.UUID, str] = {}
+    keys: list[str] = []
+    for ref in refs:
+        try:
+            ids[uuid.UUID(ref)] = ref
+        except ValueError:
+            keys.append(ref)
+    for image in Image.objects.filter(owner=user, id__in=list(ids)):
+        found[ids[image.pk]] = image
+    waiting: list[StagedUpload] = []
+    for staged in StagedUpload.objects.filter(owner=user, key__in=keys).select_related("image"):
+        if staged.image is not None:
+            found[staged.key] = staged.image
+        else:
+            waiting.append(staged)
+    for image in Image.objects.filter(owner=user, file__in=[k for k in keys if k not in found]):
+        found.setdefault(image.file.name or "", image)
+    for staged in waiting:
+        try:
+            result = staged_upload_ingest(staged=staged)
+        except ImageRejected as exc:
+            raise ImageRejected(
+                f"{staged.key}: {exc.message}",
+                field=field_name,
+                code=exc.code,
+                status_code=exc.status_code,
+            ) from None
+        if result is not None:
+            found[staged.key] = result.image
+    missing = [ref for ref in refs if ref not in found]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        raise DomainError(
+            f"Unknown image id(s): {shown}. (A key from /upload-url is known once its file "
+            "was PUT to the upload_url.)"
+            if waiting
+            else f"Unknown image id(s): {shown}.",
+            field=field_name,
+        )
+    return [found[ref] for ref in refs]
+
+
+def direct_upload_finalize(*, user, key: str, filename: str) -> IngestResult:
+    """Run intake now on a file uploaded to a grant's URL (PUT, or the S3 POST form).
+
+    ``key`` is the grant's ``s3_key``. The staging object is deleted whatever the outcome."""
+    staged = StagedUpload.objects.filter(owner=user, key=key or "").first()
+    if staged is None:
+        raise NotFound("No upload with that key.", field="key")
+    if filename and staged.state == StagedUpload.State.WAITING:
+        staged.filename = sanitize_filename(filename)
+        StagedUpload.objects.filter(pk=staged.pk).update(filename=staged.filename)
+    result = staged_upload_ingest(staged=staged)
+    if result is None:
+        raise NotFound(
+            "No upload with that key: send the file to the upload URL first.", field="key"
+        )
+    return result

@@ -18,14 +18,16 @@ api_urlpatterns = [
     path("images", api.ImageListCreateApi.as_view(), name="api-images"),
     path("images/bulk-delete", api.ImageBulkDeleteApi.as_view(), name="api-images-bulk-delete"),
     path("images/finalize", api.DirectUploadFinalizeApi.as_view(), name="api-images-finalize"),
-    path("images/<uuid:image_id>", api.ImageDetailApi.as_view(), name="api-image"),
     path("images/<uuid:image_id>/file", api.ImageFileApi.as_view(), name="api-image-file"),
     path(
         "images/<uuid:image_id>/thumbnail",
         api.ImageThumbnailApi.as_view(),
         name="api-image-thumbnail",
     ),
+    # By id or by key (keys hold slashes: the seed's DELETE /images/{s3_key}).
+    path("images/<path:ref>", api.ImageDetailApi.as_view(), name="api-image"),
     path("upload-url", api.DirectUploadCreateApi.as_view(), name="api-upload-url"),
+    path("uploads/<str:token>", api.DirectUploadPutApi.as_view(), name="api-upload-put"),
 ]
 
 # Issue 15: labels people own, search by meaning.

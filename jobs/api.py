@@ -3,13 +3,21 @@ system we replace documented)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from classifier_site.core.errors import DomainError
+from classifier_site.core.fields import StrictCharField, StrictFloatField, StrictIntegerField
+from classifier_site.core.pagination import list_response, offset_links, window_from_params
+from classifier_site.core.params import MAX_OFFSET, text_clean
+from images import services as image_services
+from inference.labels import MAX_LABEL_LENGTH, MAX_LABELS
 from jobs import exports, selectors, services
 from jobs.models import Job, JobStatus, JobType
 
@@ -22,16 +30,50 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+def _image_ref() -> StrictCharField:
+    return StrictCharField(max_length=300)
+
+
 class SubmitInputSerializer(serializers.Serializer):
+    """The seed's body (``s3_keys``); ``image_ids`` is ours. Both take ids or keys."""
+
     job_type = serializers.ChoiceField(choices=JobType.choices)
-    image_ids = serializers.ListField(child=serializers.CharField(), allow_empty=True)
-    top_k = serializers.IntegerField(default=5)
-    confidence_threshold = serializers.FloatField(default=0.0)
-    custom_labels = serializers.ListField(
-        child=serializers.CharField(allow_blank=True), required=False, default=list
+    s3_keys = serializers.ListField(
+        child=_image_ref(),
+        required=False,
+        min_length=1,
+        max_length=settings.JOB_MAX_IMAGES,
+        help_text="Keys from /upload-url (or image keys or ids). This or `image_ids`.",
     )
-    category_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    model_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+    image_ids = serializers.ListField(
+        child=_image_ref(),
+        required=False,
+        min_length=1,
+        max_length=settings.JOB_MAX_IMAGES,
+        help_text="Image ids (or keys). This or `s3_keys`.",
+    )
+    top_k = StrictIntegerField(default=5, min_value=1, max_value=10)
+    confidence_threshold = StrictFloatField(default=0.0, min_value=0.0, max_value=1.0)
+    custom_labels = serializers.ListField(
+        child=StrictCharField(max_length=MAX_LABEL_LENGTH),
+        required=False,
+        default=list,
+        max_length=MAX_LABELS,
+        help_text="Required for custom_classification unless `category_id` is given.",
+    )
+    category_id = StrictIntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=2**31 - 1
+    )
+    model_version = StrictIntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=2**31 - 1
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("s3_keys") and not attrs.get("image_ids"):
+            raise serializers.ValidationError(
+                {"s3_keys": ["Name the images: `s3_keys` (or `image_ids`)."]}
+            )
+        return attrs
 
 
 class SubmitOutputSerializer(serializers.Serializer):
@@ -70,7 +112,8 @@ class PredictionScoreSerializer(serializers.Serializer):
 class ResultImageSerializer(serializers.Serializer):
     image_id = serializers.UUIDField(allow_null=True)
     filename = serializers.CharField()
-    key = serializers.CharField()
+    s3_key = serializers.CharField(help_text="The key the image was named by (the seed's).")
+    key = serializers.CharField(help_text="The same as `s3_key`.")
     status = serializers.CharField()
     top_prediction = serializers.CharField(allow_null=True)
     top_confidence = serializers.FloatField(allow_null=True)
@@ -112,9 +155,17 @@ class JobListItemSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
 
 
+JOB_LIST_DEFAULT_LIMIT = 100
+JOB_LIST_MAX_LIMIT = 1000
+
+
 class JobListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    """Documents the query for the schema; core.pagination and JobFilters parse it."""
+
+    limit = serializers.IntegerField(
+        min_value=1, max_value=JOB_LIST_MAX_LIMIT, default=JOB_LIST_DEFAULT_LIMIT
+    )
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     # Documents the filters for the schema; JobFilters.from_params parses them.
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     job_type = serializers.ChoiceField(choices=JobType.choices, required=False)
@@ -168,17 +219,29 @@ class SubmitApi(APIView):
         data = SubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        idempotency_key = text_clean(
+            request.headers.get("Idempotency-Key", ""), name="Idempotency-Key", max_length=255
+        )
+        field_name = "s3_keys" if v.get("s3_keys") else "image_ids"
+        images = image_services.images_for_references(
+            user=request.user,
+            refs=[*v.get("s3_keys", []), *v.get("image_ids", [])],
+            field_name=field_name,
+        )
         result = services.job_submit(
             owner=request.user,
             job_type=v["job_type"],
-            image_ids=v["image_ids"],
+            image_ids=[image.pk for image in images],
             top_k=v["top_k"],
             confidence_threshold=v["confidence_threshold"],
             custom_labels=v["custom_labels"],
             category_id=v["category_id"],
             model_version_id=v["model_version"],
-            idempotency_key=request.headers.get("Idempotency-Key", ""),
+            idempotency_key=idempotency_key,
         )
+        # Dispatch ran on commit inside job_submit: report the status the job has now
+        # ("queued" once the message is out), not the one it was created with.
+        result.job.refresh_from_db(fields=["status"])
         body = {
             "job_id": result.job.id,
             "status": result.job.status,
@@ -209,19 +272,22 @@ class JobListApi(APIView):
         responses=JobListOutputSerializer,
     )
     def get(self, request: Request) -> Response:
-        query = JobListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
+        window = window_from_params(
+            request.query_params,
+            default_limit=JOB_LIST_DEFAULT_LIMIT,
+            max_limit=JOB_LIST_MAX_LIMIT,
+        )
         filters = selectors.JobFilters.from_params(request.query_params, strict=True)
         jobs = selectors.job_list(user=request.user, filters=filters)
-        page = jobs[q["offset"] : q["offset"] + q["limit"]]
-        body = {
-            "jobs": JobListItemSerializer(page, many=True).data,
-            "total": jobs.count(),
-            "limit": q["limit"],
-            "offset": q["offset"],
-        }
-        return Response(body)
+        total = jobs.count()
+        return list_response(
+            request,
+            JobListItemSerializer(window.slice(jobs), many=True).data,
+            total=total,
+            links=offset_links(window, total),
+            envelope="jobs",
+            extra={"limit": window.limit, "offset": window.offset},
+        )
 
 
 class JobDetailApi(APIView):
@@ -260,7 +326,7 @@ class ExportApi(APIView):
             OpenApiParameter("file_format", str, OpenApiParameter.PATH, enum=["csv", "json"])
         ],
         responses={
-            (200, "text/csv"): inline_serializer("JobCsv", {"csv": serializers.CharField()}),
+            (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/json"): ResultOutputSerializer,
         },
     )
@@ -269,7 +335,16 @@ class ExportApi(APIView):
         return export_response(job, file_format)
 
 
+EXPORT_FORMATS = ("csv", "json")
+
+
 def export_response(job: Job, file_format: str) -> HttpResponse:
+    # Checked before it reaches a header: the format is part of the download's name.
+    if file_format not in EXPORT_FORMATS:
+        raise DomainError(
+            f"Unknown export format; use one of: {', '.join(EXPORT_FORMATS)}.",
+            field="file_format",
+        )
     items = list(selectors.job_items(job=job))
     if file_format == "csv":
         body, content_type = exports.as_csv(job, items), "text/csv; charset=utf-8"

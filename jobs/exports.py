@@ -9,15 +9,18 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from images.selectors import client_keys
 from jobs import selectors
 from jobs.models import Job, JobImage
 
 
-def item_data(item: JobImage) -> dict[str, Any]:
+def item_data(item: JobImage, client_keys: dict | None = None) -> dict[str, Any]:
+    key = (client_keys or {}).get(item.image_id) or item.key
     return {
         "image_id": str(item.image_id) if item.image_id else None,
         "filename": item.filename,
-        "key": item.key,
+        "s3_key": key,
+        "key": key,
         "status": item.status,
         "top_prediction": selectors.item_label(item) or None,
         "top_confidence": item.top_score,
@@ -28,6 +31,7 @@ def item_data(item: JobImage) -> dict[str, Any]:
 
 
 def result_data(job: Job, items: list[JobImage]) -> dict[str, Any]:
+    keys = client_keys(image_ids=[i.image_id for i in items if i.image_id])
     return {
         "job_id": str(job.id),
         "status": job.status,
@@ -45,7 +49,7 @@ def result_data(job: Job, items: list[JobImage]) -> dict[str, Any]:
             "unknown": job.unknown,
             "failed": job.failed,
             "processing_time_ms": round(sum(i.processing_ms or 0.0 for i in items), 3),
-            "images": [item_data(item) for item in items],
+            "images": [item_data(item, keys) for item in items],
         },
     }
 
@@ -67,8 +71,9 @@ def as_csv(job: Job, items: list[JobImage]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
+    keys = client_keys(image_ids=[i.image_id for i in items if i.image_id])
     for item in items:
-        row = item_data(item)
+        row = item_data(item, keys)
         writer.writerow(
             [
                 _safe_cell(row["filename"]),

@@ -15,6 +15,8 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from classifier_site.core.pagination import list_response, page_links, window_from_page
+from classifier_site.core.params import MAX_OFFSET
 from jobs import selectors as job_selectors
 from jobs import services as job_services
 from jobs.models import Job, JobImage
@@ -37,9 +39,24 @@ class PredictOutputSerializer(serializers.Serializer):
     status_url = serializers.CharField()
 
 
+PREDICTIONS_DEFAULT_LIMIT = 20
+PREDICTIONS_MAX_LIMIT = 100
+
+
 class PredictionListQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    """Documents the query for the schema; core.pagination parses it."""
+
+    page = serializers.IntegerField(
+        min_value=1, max_value=MAX_OFFSET // PREDICTIONS_MAX_LIMIT, default=1
+    )
+    limit = serializers.IntegerField(
+        min_value=1, max_value=PREDICTIONS_MAX_LIMIT, default=PREDICTIONS_DEFAULT_LIMIT
+    )
+    user_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Accepted for compatibility and ignored: the token says whose list it is.",
+    )
 
 
 class PredictionItemSerializer(serializers.Serializer):
@@ -109,11 +126,13 @@ class PredictionListApi(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        query = PredictionListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        page, limit = query.validated_data["page"], query.validated_data["limit"]
+        window = window_from_page(
+            request.query_params,
+            default_limit=PREDICTIONS_DEFAULT_LIMIT,
+            max_limit=PREDICTIONS_MAX_LIMIT,
+        )
         items = job_selectors.prediction_list(user=request.user)
-        start = (page - 1) * limit
+        total = items.count()
         rows = [
             {
                 "prediction_id": item.job_id,
@@ -123,13 +142,13 @@ class PredictionListApi(APIView):
                 "confidence_score": item.top_score,
                 "created_at": item.job.created_at,
             }
-            for item in items[start : start + limit]
+            for item in window.slice(items)
         ]
-        return Response(
-            {
-                "predictions": PredictionItemSerializer(rows, many=True).data,
-                "total": items.count(),
-                "page": page,
-                "limit": limit,
-            }
+        return list_response(
+            request,
+            PredictionItemSerializer(rows, many=True).data,
+            total=total,
+            links=page_links(window, total),
+            envelope="predictions",
+            extra={"page": window.offset // window.limit + 1, "limit": window.limit},
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,7 +13,8 @@ from typing import Any
 from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
-from classifier_site.core.errors import DomainError, NotFound
+from classifier_site.core.errors import NotFound
+from classifier_site.core.params import choice_param, date_param
 from images.relations import ImageLabel
 from jobs.models import ACTIVE_STATUSES, ItemStatus, Job, JobImage, JobSource, JobStatus, JobType
 
@@ -69,34 +70,14 @@ class JobFilters:
         """Parse query parameters (the history page and the API). Unknown values are
         ignored, or raise DomainError naming the parameter when ``strict``."""
 
-        def choice(name: str, allowed: Iterable[str], default: str) -> str:
-            value = str(params.get(name, "") or "").strip()
-            allowed = list(allowed)
-            if not value:
-                return default
-            if value not in allowed:
-                if strict:
-                    raise DomainError(f"must be one of {', '.join(allowed)}.", field=name)
-                return default
-            return value
-
-        def day(name: str) -> date | None:
-            value = str(params.get(name, "") or "").strip()
-            if not value:
-                return None
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                if strict:
-                    raise DomainError("must be a date (YYYY-MM-DD).", field=name) from None
-                return None
-
         return cls(
-            status=choice("status", JobStatus.values, ""),
-            job_type=choice("job_type", JobType.values, ""),
-            created_from=day("created_from"),
-            created_to=day("created_to"),
-            sort=choice("sort", JOB_SORTS, "-created"),
+            status=choice_param(params, "status", choices=JobStatus.values, strict=strict),
+            job_type=choice_param(params, "job_type", choices=JobType.values, strict=strict),
+            created_from=date_param(params, "created_from", strict=strict),
+            created_to=date_param(params, "created_to", strict=strict),
+            sort=choice_param(
+                params, "sort", choices=list(JOB_SORTS), default="-created", strict=strict
+            ),
         )
 
 

@@ -6,11 +6,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.core.signals import got_request_exception
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -76,7 +86,44 @@ def error_body(code: str, message: str, fields: dict[str, list[str]] | None = No
     return {"error": body}
 
 
+logger = logging.getLogger(__name__)
+
+# Django's own request-level rejections (raised while a view reads the body): what a
+# client may do about each, and the status that says so.
+_FRAMEWORK_REJECTIONS: list[tuple[type[Exception], int, str, str]] = [
+    (
+        RequestDataTooBig,
+        413,
+        "request_too_large",
+        "The request body is larger than this endpoint accepts; send less per request.",
+    ),
+    (
+        TooManyFilesSent,
+        400,
+        "too_many_files",
+        "Too many files in one request; send them in several requests.",
+    ),
+    (
+        TooManyFieldsSent,
+        400,
+        "too_many_fields",
+        "Too many form fields in one request; send them in several requests.",
+    ),
+    (SuspiciousOperation, 400, "bad_request", "The request was refused as malformed."),
+]
+
+
+def _framework_rejection(exc: Exception) -> tuple[int, dict] | None:
+    for kind, status_code, code, message in _FRAMEWORK_REJECTIONS:
+        if isinstance(exc, kind):
+            return status_code, error_body(code, message)
+    return None
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    rejection = _framework_rejection(exc)
+    if rejection is not None:
+        return Response(rejection[1], status=rejection[0])
     if isinstance(exc, DomainError):
         fields = {exc.field: [exc.message]} if exc.field else None
         message = f"{exc.field}: {exc.message}" if exc.field else exc.message
@@ -87,7 +134,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # A bug. The client still gets the one JSON shape; the traceback goes where
+        # Django's own 500 handling sends it (logs, and the test client re-raises it).
+        request = context.get("request")
+        logger.error("unhandled API error", exc_info=exc)
+        got_request_exception.send(sender=None, request=getattr(request, "_request", request))
+        return Response(
+            error_body("server_error", "Something went wrong on our side; try again later."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         message = "; ".join(
@@ -123,6 +178,71 @@ class DomainErrorMiddleware:
             return None
         if exception.status_code == 404:
             raise Http404(exception.message)
-        return HttpResponse(
-            exception.message, status=exception.status_code, content_type="text/plain"
+        message = (
+            f"{exception.field}: {exception.message}" if exception.field else exception.message
         )
+        return HttpResponse(message, status=exception.status_code, content_type="text/plain")
+
+
+# --- /api/ outside DRF's views: unknown paths and Django's own error handlers -----------
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+@csrf_exempt  # a 404 whatever the method: a CSRF 403 page would hide the answer
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Every /api/ path no route matched (also an id of the wrong form, like
+    /api/v1/categories/abc): the JSON 404, never Django's HTML page."""
+    return JsonResponse(
+        error_body(
+            "not_found",
+            f"No API endpoint at {request.path}; see /api/v1/schema/ for the endpoints.",
+        ),
+        status=404,
+    )
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api(request):
+        rejection = _framework_rejection(exception) if exception is not None else None
+        status_code, body = rejection or (400, error_body("bad_request", "Bad request."))
+        return JsonResponse(body, status=status_code)
+    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api(request):
+        return JsonResponse(error_body("permission_denied", "You may not do this."), status=403)
+    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if is_api(request):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; try again later."),
+            status=500,
+        )
+    return defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON under /api/ (a session-authenticated script without the
+    CSRF token), Django's page elsewhere."""
+    if is_api(request):
+        return JsonResponse(
+            error_body(
+                "csrf_failed",
+                f"CSRF check failed ({reason}); send the X-CSRFToken header with session "
+                "authentication, or use a token (Authorization: Token <key>).",
+            ),
+            status=403,
+        )
+    return csrf.csrf_failure(request, reason)

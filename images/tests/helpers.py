@@ -35,14 +35,15 @@ def s3_keys(bucket: str) -> list[str]:
 
 
 def direct_upload(api, data: bytes, filename: str) -> tuple[requests.Response, object]:
-    """Get a presigned POST, send ``data`` to S3 with it, finalize. (S3 reply, finalize reply)."""
+    """Get an upload grant, send ``data`` to S3 with its size-limited POST form, finalize.
+    (S3 reply, finalize reply)."""
     grant = api.post("/api/v1/upload-url", {"filename": filename}, format="json")
     assert grant.status_code == 200, grant.content
     body = grant.json()
     s3_reply = requests.post(
-        body["upload_url"], data=body["fields"], files={"file": ("upload", data)}, timeout=30
+        body["post_url"], data=body["fields"], files={"file": ("upload", data)}, timeout=30
     )
     final = api.post(
-        "/api/v1/images/finalize", {"key": body["key"], "filename": filename}, format="json"
+        "/api/v1/images/finalize", {"key": body["s3_key"], "filename": filename}, format="json"
     )
     return s3_reply, final

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from classifier_site.testing.api import link_rels
 from images.models import Image
 from images.selectors import ImageFilters, image_list, image_page
 from images.tests.factories import ImageFactory
@@ -40,12 +41,12 @@ def test_gallery_partial_queries_do_not_grow(n, client_user, user, django_assert
 def test_api_list_queries_do_not_grow(n, token_client, user, django_assert_num_queries):
     ImageFactory.create_batch(n, owner=user)
 
-    # token+user, count, page
-    with django_assert_num_queries(3):
+    # token+user, waiting uploads, count, page, the pages' upload keys
+    with django_assert_num_queries(5):
         response = token_client.get("/api/v1/images")
 
-    assert response.json()["count"] == n
-    assert len(response.json()["results"]) == n
+    assert response["X-Total-Count"] == str(n)
+    assert len(response.json()) == n
 
 
 def _stamp(images):
@@ -132,17 +133,20 @@ def test_api_rejects_bad_filters(token_client):
 def test_api_list_pages_with_links(token_client, user):
     ImageFactory.create_batch(5, owner=user)
 
-    first = token_client.get("/api/v1/images?limit=2&sort=size").json()
-    second = token_client.get(first["next"]).json()
+    first_response = token_client.get("/api/v1/images?limit=2&sort=size")
+    first = first_response.json()
+    links = link_rels(first_response)
+    second = token_client.get(links["next"]).json()
 
-    assert first["count"] == 5
-    assert first["previous"] is None
-    sizes = [r["size"] for r in first["results"] + second["results"]]
+    assert first_response["X-Total-Count"] == "5"
+    assert set(links) == {"first", "next"}
+    sizes = [r["size"] for r in first + second]
     assert sizes == sorted(sizes, reverse=True)
-    assert len(set(r["id"] for r in first["results"] + second["results"])) == 4
-    assert set(first["results"][0]) == {
+    assert len(set(r["id"] for r in first + second)) == 4
+    assert set(first[0]) == {
         "id",
         "key",
+        "storage_key",
         "filename",
         "size",
         "last_modified",

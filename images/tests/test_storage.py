@@ -131,32 +131,42 @@ def test_upload_url_grant_is_limited(token_client, user, s3_storage, settings):
     response = token_client.post("/api/v1/upload-url", {"filename": "x.jpg"}, format="json")
 
     body = response.json()
-    assert re.fullmatch(rf"incoming/{user.pk}/[0-9a-f]{{32}}", body["key"])
-    assert body["fields"]["key"] == body["key"]
+    token = re.fullmatch(rf"uploads/{user.pk}/([0-9a-f]{{32}})-x.jpg", body["s3_key"])[1]
+    assert body["key"] == body["s3_key"]
+    assert body["fields"]["key"] == f"incoming/{user.pk}/{token}"
+    assert body["method"] == "PUT"
+    assert f"/{s3_storage}/incoming/{user.pk}/{token}?" in body["upload_url"]
     assert body["expires_in"] == 300
     assert body["max_bytes"] == settings.IMAGE_MAX_BYTES
     policy = json.loads(base64.b64decode(body["fields"]["policy"]))
     assert ["content-length-range", 1, settings.IMAGE_MAX_BYTES] in policy["conditions"]
-    assert {"key": body["key"]} in policy["conditions"]
+    assert {"key": body["fields"]["key"]} in policy["conditions"]
 
 
-def test_upload_url_on_local_storage_says_what_to_do(token_client, local_storage):
+def test_upload_url_on_local_storage_is_served_by_the_app(token_client, local_storage):
     response = token_client.post("/api/v1/upload-url", {"filename": "x.jpg"}, format="json")
 
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": {
-            "code": "direct_upload_unavailable",
-            "message": (
-                "Direct upload needs S3 storage; use POST /api/v1/images with the files instead."
-            ),
-        }
-    }
+    assert response.status_code == 200
+    body = response.json()
+    assert body["upload_url"].startswith("http://testserver/api/v1/uploads/")
+    assert (body["post_url"], body["fields"]) == (None, {})
 
 
 def test_finalize_refuses_a_key_outside_the_users_prefix(token_client, other_user, s3_storage):
     response = token_client.post(
         "/api/v1/images/finalize", {"key": f"incoming/{other_user.pk}/{'a' * 32}"}, format="json"
+    )
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_finalize_refuses_another_users_upload_key(
+    token_client, other_token_client, user, s3_storage
+):
+    grant = other_token_client.post("/api/v1/upload-url", {"filename": "x.jpg"}, format="json")
+    response = token_client.post(
+        "/api/v1/images/finalize", {"key": grant.json()["s3_key"]}, format="json"
     )
 
     assert response.status_code == 404

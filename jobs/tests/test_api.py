@@ -71,6 +71,7 @@ def test_status_result_and_list_shapes(token_client, user, images):
     assert set(first) == {
         "image_id",
         "filename",
+        "s3_key",
         "key",
         "status",
         "top_prediction",
