@@ -15,7 +15,7 @@ from classifier_site.core.http import HtmxHttpRequest
 from inference.models import ModelVersion
 from jobs import compare, preview, selectors, thresholds
 from jobs.forms import JobSubmitForm
-from jobs.models import Job
+from jobs.models import TERMINAL_STATUSES, Job, JobSource
 from jobs.services import JobRequest
 from jobs.views import _selection
 
@@ -27,6 +27,7 @@ COMPARE_CHOICES = 200  # newest finished jobs offered in the pickers
 def job_preview(request: HtmxHttpRequest) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     image_ids, carried = _selection(request, params)
+    missing = int(carried.pop("missing", "0") or 0)
     form_kwargs: dict[str, Any] = {
         "categories": category_list(user=request.user),
         "model_versions": ModelVersion.objects.order_by("kind", "name"),
@@ -50,6 +51,9 @@ def job_preview(request: HtmxHttpRequest) -> HttpResponse:
             )
         except DomainError as exc:
             form.add_domain_error(exc.field, exc.message)
+    if missing:
+        # As on the job form: ids that are not the user's are left out, and said so.
+        form.add_error(None, f"{missing} image(s) left out: not yours, or deleted.")
     context = {
         "form": form,
         "image_ids": [] if carried else image_ids,
@@ -70,7 +74,9 @@ def job_compare(request: HtmxHttpRequest) -> HttpResponse:
         compare.jobs_compare(user=request.user, job_a_id=a, job_b_id=b) if a and b else None
     )
     choices = Job.objects.filter(
-        owner=request.user,  # type: ignore[misc]  # login_required: never anonymous source=JobSource.BATCH, status__in=TERMINAL_STATUSES
+        owner=request.user,  # type: ignore[misc]  # login_required: never anonymous
+        source=JobSource.BATCH,
+        status__in=TERMINAL_STATUSES,
     ).select_related("model_version")[:COMPARE_CHOICES]
     context = {"comparison": comparison, "choices": choices, "a": a, "b": b}
     return render(request, "jobs/compare.html", context)

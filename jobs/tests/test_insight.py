@@ -136,14 +136,15 @@ def test_preview_of_another_users_images_is_refused_like_a_submit(
     assert api.json()["error"]["fields"] == {
         "image_ids": [f"Unknown image id(s): {other_image.id}."]
     }
-    bad = token_client.post(
-        "/api/v1/preview",
-        {"job_type": "image_classification", "image_ids": [str(images[0].id)], "top_k": 11},
-        format="json",
-    )
+    too_many = {"job_type": "image_classification", "image_ids": [str(images[0].id)], "top_k": 11}
+    bad = token_client.post("/api/v1/preview", too_many, format="json")
+    as_submit = token_client.post("/api/v1/submit", too_many, format="json")
+    assert as_submit.json()["error"]["fields"] == {
+        "top_k": ["Ensure this value is less than or equal to 10."]
+    }
     assert (bad.status_code, bad.json()["error"]["fields"]) == (
         400,
-        {"top_k": ["Must be between 1 and 10."]},
+        as_submit.json()["error"]["fields"],
     )
     page = client_user.post(
         "/jobs/preview/",
@@ -156,7 +157,7 @@ def test_preview_of_another_users_images_is_refused_like_a_submit(
     )
     assert page.status_code == 200
     assert page.context["preview"] is None
-    assert "Unknown image id(s)" in page.content.decode()
+    assert "1 image(s) left out: not yours, or deleted." in page.content.decode()
     assert Job.objects.count() == 0
 
 
