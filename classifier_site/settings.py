@@ -8,6 +8,7 @@ and SQS.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "axes",
     "classifier_site",
     "classifier_site.accounts",
     "images",
@@ -86,6 +88,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns a lock-out flagged during authentication into the lock-out response; last, as
+    # django-axes asks, so it sees the flag set anywhere below it.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -137,15 +142,49 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Throttle counters must be shared by all web processes in production: use the database.
+# Throttle counters must be shared by all web processes in production. A cache made for
+# counters (Redis: CACHE_URL) takes one round trip per check; the database cache is the
+# fallback when there is none (several SQL queries per API request).
+CACHE_URL = env_str("CACHE_URL")
 CACHE_BACKEND = env_choice("CACHE_BACKEND", "locmem", {"locmem", "database"})
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache_table"}
-        if CACHE_BACKEND == "database"
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("CACHE_URL must be a redis://, rediss:// or unix:// URL.")
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {
+        "default": (
+            {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache_table"}
+            if CACHE_BACKEND == "database"
+            else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        )
+    }
+
+# --- Client address and log-in lock-out -----------------------------------------------
+# Proxies in front of the app that append the client's address to X-Forwarded-For (the
+# AWS load balancer: 1). 0 = use the socket's peer address and ignore the header, which
+# a client can write. Throttles (DRF's NUM_PROXIES) and lock-outs key on the same address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out client before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed attempts are kept in the database: lock-outs survive restarts, are shared by all
+# web processes, and show in the admin (only failures are written, never each request).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# Either criterion locks: one account guessed from many addresses, or one address
+# guessing many accounts.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are not an attack trail
+AXES_CLIENT_IP_CALLABLE = "classifier_site.core.http.client_ip"
+AXES_LOCKOUT_CALLABLE = "classifier_site.accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -300,6 +339,9 @@ REST_FRAMEWORK = {
         "token_obtain": env_str("THROTTLE_TOKEN_OBTAIN", "10/minute"),
     },
     "EXCEPTION_HANDLER": "classifier_site.core.errors.exception_handler",
+    # Without this DRF keys anonymous throttles on the whole X-Forwarded-For header, which
+    # the client writes: a new header per try and the throttle never fires.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
