@@ -237,6 +237,14 @@ WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
 # --- Images ---------------------------------------------------------------------------
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 50_000_000, minimum=1)
+# Memory one image decode may take (upload intake). Formats decoded at full size get a
+# pixel cap from it (WebP ~17 bytes a pixel, the others ~4.5): 256 MB allows 50 MP PNGs and
+# 15.7 MP WebP. Sized for a 2 GB web task: 3 workers, each decoding one image at a time.
+IMAGE_DECODE_MAX_MB = env_int("IMAGE_DECODE_MAX_MB", 256, minimum=16)
+# Decodes running at once in one process; a further upload waits up to the timeout, then
+# gets 503 (try again) rather than pushing the process past its memory.
+IMAGE_DECODE_CONCURRENCY = env_int("IMAGE_DECODE_CONCURRENCY", 1, minimum=1)
+IMAGE_DECODE_WAIT_SECONDS = env_float("IMAGE_DECODE_WAIT_SECONDS", 30.0)
 IMAGE_STRIP_LOCATION = env_bool("IMAGE_STRIP_LOCATION", True)
 IMAGE_THUMBNAIL_PX = env_int("IMAGE_THUMBNAIL_PX", 320, minimum=32)  # longest side, WebP
 # Lifetime of a presigned POST from /api/v1/upload-url (direct-to-S3 upload).
