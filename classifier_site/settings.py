@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "classifier_site.core.http.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -249,6 +250,11 @@ IMAGE_STRIP_LOCATION = env_bool("IMAGE_STRIP_LOCATION", True)
 IMAGE_THUMBNAIL_PX = env_int("IMAGE_THUMBNAIL_PX", 320, minimum=32)  # longest side, WebP
 # Lifetime of a presigned POST from /api/v1/upload-url (direct-to-S3 upload).
 IMAGE_UPLOAD_URL_EXPIRY_SECONDS = env_int("IMAGE_UPLOAD_URL_EXPIRY_SECONDS", 300, minimum=10)
+# Every multipart file goes through one handler that enforces IMAGE_MAX_BYTES while the
+# file streams in and deletes its temporary files on every path (images/uploads.py).
+FILE_UPLOAD_HANDLERS = ["images.uploads.LimitedUploadHandler"]
+# Largest request body at all (checked before it is read): a batch of uploads.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("UPLOAD_MAX_FILES", 200, minimum=1)

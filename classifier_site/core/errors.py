@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -75,7 +81,41 @@ def error_body(code: str, message: str, fields: dict[str, list[str]] | None = No
     return {"error": body}
 
 
+def request_limit_error(exc: Exception) -> tuple[int, str, str] | None:
+    """(status, code, message) for Django's request-size refusals, else None.
+
+    Django raises these while parsing a body (they would become a bare HTML 400); the API
+    answers them in the error shape and the upload page shows the message.
+    """
+    if isinstance(exc, TooManyFilesSent):
+        n = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return (
+            400,
+            "too_many_files",
+            f"The request has more than {n} files. Send at most {n} files per request.",
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        n = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return (
+            400,
+            "too_many_fields",
+            f"The request has more than {n} form fields. Send at most {n} per request.",
+        )
+    if isinstance(exc, RequestDataTooBig):
+        n = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return (
+            413,
+            "request_too_large",
+            f"The form data (files not counted) is larger than {n} bytes.",
+        )
+    return None
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    limit = request_limit_error(exc)
+    if limit is not None:
+        status_code, code, message = limit
+        return Response(error_body(code, message), status=status_code)
     if isinstance(exc, DomainError):
         fields = {exc.field: [exc.message]} if exc.field else None
         message = f"{exc.field}: {exc.message}" if exc.field else exc.message

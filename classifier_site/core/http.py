@@ -25,3 +25,44 @@ def client_ip(request: HttpRequest) -> str:
         return remote
     addresses = [part.strip() for part in forwarded.split(",")]
     return addresses[-min(count, len(addresses))] or remote
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse a body larger than REQUEST_MAX_BYTES before anything reads it, and delete the
+    upload handlers' temporary files when the request is done, whatever happened.
+
+    The per-file cap lives in the upload handler (FILE_UPLOAD_HANDLERS); this bounds the
+    whole request (many files, or a body sent to a page that never reads it).
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        from django.conf import settings
+        from django.http import HttpResponse, JsonResponse
+
+        from classifier_site.core.errors import error_body
+
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        limit = settings.REQUEST_MAX_BYTES
+        if declared > limit:
+            message = (
+                f"The request body is {declared} bytes; the limit is {limit} bytes. "
+                "Send fewer or smaller files per request."
+            )
+            if request.path.startswith("/api/"):
+                return JsonResponse(error_body("request_too_large", message), status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        try:
+            return self.get_response(request)
+        finally:
+            # Views have finished with the uploaded files by now (no streaming response
+            # reads an upload). Only handlers already created are looked at.
+            for handler in getattr(request, "_upload_handlers", None) or []:
+                close = getattr(handler, "close_temporary_files", None)
+                if close is not None:
+                    close()
