@@ -140,3 +140,44 @@ def test_request_body_over_the_request_cap_is_refused_before_reading(
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
+
+
+def test_too_many_form_fields_on_the_api_is_the_error_shape(token_client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    body = "&".join(f"ids={i}" for i in range(11))
+    response = token_client.post(
+        "/api/v1/images/bulk-delete", body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "code": "too_many_fields",
+            "message": "The request has more than 10 form fields. Send at most 10 per request.",
+        }
+    }
+
+
+def test_too_many_files_on_the_upload_page_is_a_message_on_the_page(
+    client_user, local_storage, settings
+):
+    from images.tests import corpus
+
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    body, content_type = multipart([(f"{i}.png", corpus.png(seed=i)) for i in range(3)])
+    response = client_user.post("/images/upload/", body, content_type=content_type)
+    assert response.status_code == 400
+    assert "text/html" in response["Content-Type"]
+    assert b"The request has more than 2 files. Send at most 2 files per request." in (
+        response.content
+    )
+    assert Image.objects.count() == 0
+
+
+def test_too_many_form_fields_on_a_page_is_a_readable_page(client_user, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    body = "&".join(f"image={i}" for i in range(11))
+    response = client_user.post(
+        "/images/delete/", body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert b"too many form fields or files" in response.content
