@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -15,6 +16,15 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from classifier_site.accounts.lockout import lockout_message
 from classifier_site.core.errors import error_body
+
+
+class ApiDocsPermission(BasePermission):
+    """The schema and docs pages: public when API_DOCS_PUBLIC (the default), else logged in.
+
+    Read per request, so the setting is one switch for all three views."""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(settings.API_DOCS_PUBLIC or request.user.is_authenticated)
 
 
 class TokenObtainView(ObtainAuthToken):

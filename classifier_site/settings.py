@@ -359,6 +359,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
+# The OpenAPI schema and the Swagger/Redoc pages: readable without logging in (the API
+# is documented for people evaluating it), or only for logged-in users when off.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image classification API",
     "DESCRIPTION": "Upload images, manage label sets, run ImageNet and CLIP zero-shot jobs.",
@@ -413,3 +416,6 @@ LOGGING = {
 PROMETHEUS_EXPORT_MIGRATIONS = False
 SERVICE_NAME = "classifier"
 METRICS_TOKEN = env_str("METRICS_TOKEN")  # optional bearer token guarding /metrics
+# Production (DEBUG off, not embedded) refuses /metrics without METRICS_TOKEN unless this
+# says the endpoint may be public (e.g. only reachable from a private network).
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", False)

@@ -7,12 +7,22 @@ from classifier_site import api, health, views
 from images import urls as images_urls
 from jobs import urls as jobs_urls
 
+_docs = [api.ApiDocsPermission]
+
 api_v1 = [
     path("", api.api_index, name="api-index"),
     path("auth/token", api.TokenObtainView.as_view(), name="api-token-obtain"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=_docs), name="api-schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=_docs),
+        name="api-docs",
+    ),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", permission_classes=_docs),
+        name="api-redoc",
+    ),
     *images_urls.api_urlpatterns,
     *categories_urls.api_urlpatterns,
     *jobs_urls.api_urlpatterns,
