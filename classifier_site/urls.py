@@ -1,6 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from csp.decorators import csp_update
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from categories import urls as categories_urls
 from classifier_site import api, health, views
@@ -8,6 +13,9 @@ from images import urls as images_urls
 from jobs import urls as jobs_urls
 
 _docs = [api.ApiDocsPermission]
+# Swagger UI and Redoc style their pages inline (and Redoc runs a blob: worker); their
+# scripts are still this origin's files (the split view serves Swagger's set-up as one).
+_docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})
 
 api_v1 = [
     path("", api.api_index, name="api-index"),
@@ -15,12 +23,14 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=_docs), name="api-schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=_docs),
+        _docs_csp(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=_docs)
+        ),
         name="api-docs",
     ),
     path(
         "redoc/",
-        SpectacularRedocView.as_view(url_name="api-schema", permission_classes=_docs),
+        _docs_csp(SpectacularRedocView.as_view(url_name="api-schema", permission_classes=_docs)),
         name="api-redoc",
     ),
     *images_urls.api_urlpatterns,
