@@ -176,6 +176,12 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Failed attempts are kept in the database: lock-outs survive restarts, are shared by all
 # web processes, and show in the admin (only failures are written, never each request).
+# Who may create an account: "open" (anyone), "invite" (a signed invitation from
+# `manage.py invite <username>`), "closed" (administrators create accounts).
+SIGNUP = env_choice("SIGNUP", "open", {"open", "invite", "closed"})
+SIGNUP_INVITE_DAYS = env_int("SIGNUP_INVITE_DAYS", 7, minimum=1)
+# Sign-up attempts per client address (DRF rate syntax), against scripted account creation.
+SIGNUP_RATE = env_str("SIGNUP_RATE", "10/hour")
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
