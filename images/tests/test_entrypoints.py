@@ -102,7 +102,7 @@ def test_import_command_rejects(bad, user, local_storage, tmp_path):
 
     lines = out.getvalue().splitlines()
     assert lines[0] == f"rejected: {folder / filename}: {_message_for(filename, data)}"
-    assert lines[1] == "Imported into alice's gallery: 0 stored, 0 duplicates, 1 rejected."
+    assert lines[1] == "Imported into alice's gallery: 0 stored, 0 duplicates, 1 rejected, 0 skipped."
     assert Image.objects.count() == 0
     assert local_files(local_storage) == []
 
