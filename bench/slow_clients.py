@@ -39,15 +39,17 @@ def _fmt(values: list[float | None]) -> str:
 
 def main() -> None:
     for name, env in CONFIGS.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            with gunicorn_server(Path(tmp), GUNICORN_WORKERS="1", **env) as url:
-                idle = [health_latency(url, timeout=8) for _ in range(5)]
-                print(f"{name:20} idle: {_fmt(idle)}")
-                for count in (16, 64):
-                    with slow_clients(url, count, seconds=40):
-                        time.sleep(2)
-                        loaded = [health_latency(url, timeout=8) for _ in range(3)]
-                    print(f"{name:20} {count} slow clients: {_fmt(loaded)}")
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            gunicorn_server(Path(tmp), GUNICORN_WORKERS="1", **env) as url,
+        ):
+            idle = [health_latency(url, timeout=8) for _ in range(5)]
+            print(f"{name:20} idle: {_fmt(idle)}")
+            for count in (16, 64):
+                with slow_clients(url, count, seconds=40):
+                    time.sleep(2)
+                    loaded = [health_latency(url, timeout=8) for _ in range(3)]
+                print(f"{name:20} {count} slow clients: {_fmt(loaded)}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,5 @@ class ClassifierSiteConfig(AppConfig):
         # batch: a 1000-character file name (3× that percent-encoded as UTF-8) did. The
         # name is shortened at intake (images.intake.sanitize_filename); 16 KB still
         # bounds what one part's headers may cost.
-        multipartparser.MAX_TOTAL_HEADER_SIZE = max(
-            multipartparser.MAX_TOTAL_HEADER_SIZE, 16 * 1024
-        )
+        current = getattr(multipartparser, "MAX_TOTAL_HEADER_SIZE", 1024)
+        multipartparser.MAX_TOTAL_HEADER_SIZE = max(current, 16 * 1024)  # type: ignore[attr-defined]

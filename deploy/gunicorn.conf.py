@@ -1,4 +1,6 @@
-"""Gunicorn settings for the web process: `gunicorn -c deploy/gunicorn.conf.py classifier_site.wsgi`.
+"""Gunicorn settings for the web process.
+
+    gunicorn -c deploy/gunicorn.conf.py classifier_site.wsgi
 
 Every value can be overridden by an environment variable (listed in .env.example), so a
 task definition tunes it without a new image.

@@ -25,12 +25,15 @@ class SignupForm(UserCreationForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.invite_required and not self.errors:
-            if not invite_check(
+        if (
+            self.invite_required
+            and not self.errors
+            and not invite_check(
                 token=cleaned.get("invite", ""), username=cleaned.get("username", "")
-            ):
-                raise forms.ValidationError(
-                    "This invitation is not valid for this username (or it has expired). "
-                    "Ask an administrator for a new one."
-                )
+            )
+        ):
+            raise forms.ValidationError(
+                "This invitation is not valid for this username (or it has expired). "
+                "Ask an administrator for a new one."
+            )
         return cleaned

@@ -69,7 +69,7 @@ def signup_attempt_allowed(*, client: str) -> bool:
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
-    """"10/hour" -> (10, 3600): DRF's throttle rate syntax."""
+    """ "10/hour" -> (10, 3600): DRF's throttle rate syntax."""
     count, _, unit = rate.partition("/")
     seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit.strip()[:1]]
     return int(count), seconds

@@ -26,7 +26,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     if mode == "closed":
         return render(request, "accounts/signup_closed.html", status=403)
     invite = request.POST.get("invite") or request.GET.get("invite", "")
-    form = SignupForm(request.POST or None, initial={"invite": invite}, invite_required=mode == "invite")
+    form = SignupForm(
+        request.POST or None, initial={"invite": invite}, invite_required=mode == "invite"
+    )
     if request.method == "POST" and not signup_attempt_allowed(client=client_ip(request)):
         form.add_error(None, "Too many sign-ups from this address. Try again later.")
         return render(request, "accounts/signup.html", {"form": form}, status=429)

@@ -6,6 +6,7 @@ clients stop trickling after ``seconds`` and the server is stopped by the caller
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -27,9 +28,7 @@ CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 def gunicorn_server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
     """Run ``gunicorn -c deploy/gunicorn.conf.py`` (embedded settings) and yield its URL."""
     port = free_port()
-    environ = clean_env(
-        data_dir, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="", **env
-    )
+    environ = clean_env(data_dir, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG="", **env)
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     proc = subprocess.Popen(
         [gunicorn, "-c", str(CONFIG), *args, "classifier_site.wsgi"],
@@ -44,7 +43,7 @@ def gunicorn_server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {proc.stderr.read()[-2000:]}")
+                raise RuntimeError(f"gunicorn exited: {proc.communicate()[1][-2000:]}")
             try:
                 urllib.request.urlopen(url + "/health", timeout=5)  # noqa: S310 - loopback
                 break
@@ -88,10 +87,8 @@ def slow_clients(url: str, count: int, *, seconds: float) -> Iterator[list[socke
         deadline = time.monotonic() + seconds
         while not stop.is_set() and time.monotonic() < deadline:
             for sock in sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.sendall(b"a")  # never completes a header line or the body
-                except OSError:
-                    pass
             stop.wait(0.5)
 
     thread = threading.Thread(target=trickle, daemon=True)

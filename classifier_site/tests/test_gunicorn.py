@@ -12,10 +12,12 @@ SLOW_CLIENTS = 64  # 16 was enough to hold every thread of the old gthread setup
 
 def test_health_answers_while_slow_clients_hold_connections(tmp_path):
     # One worker, so the slow clients are not spread out: the hardest case for the config.
-    with gunicorn_server(tmp_path, GUNICORN_WORKERS="1") as url:
-        with slow_clients(url, SLOW_CLIENTS, seconds=30):
-            time.sleep(2)  # every slow request has been accepted and is mid-way
-            latencies = [health_latency(url, timeout=10) for _ in range(3)]
+    with (
+        gunicorn_server(tmp_path, GUNICORN_WORKERS="1") as url,
+        slow_clients(url, SLOW_CLIENTS, seconds=30),
+    ):
+        time.sleep(2)  # every slow request has been accepted and is mid-way
+        latencies = [health_latency(url, timeout=10) for _ in range(3)]
     print(f"/health under {SLOW_CLIENTS} slow clients: {latencies} s")
     assert None not in latencies, latencies
 

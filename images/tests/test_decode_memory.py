@@ -79,9 +79,7 @@ WORST = [
 
 
 @pytest.mark.parametrize(("fmt", "mode", "size"), WORST, ids=[f"{f}-{m}" for f, m, _ in WORST])
-def test_peak_memory_of_the_worst_accepted_file_stays_within_the_budget(
-    tmp_path, fmt, mode, size
-):
+def test_peak_memory_of_the_worst_accepted_file_stays_within_the_budget(tmp_path, fmt, mode, size):
     measured = _measure(tmp_path, _encoded(mode, size, fmt))
     print(f"{fmt} {mode} {size[0]}x{size[1]}: peak {measured['peak_mb']:.0f} MB")
     assert measured["outcome"] == "accepted"
@@ -137,9 +135,8 @@ def test_decodes_wait_for_a_slot_and_give_up_with_a_503(settings, monkeypatch):
     thread.start()
     try:
         assert holding.wait(10)
-        with pytest.raises(ImageRejected) as caught:
-            with services.decode_slot():
-                pass
+        with pytest.raises(ImageRejected) as caught, services.decode_slot():
+            pass
         assert (caught.value.status_code, caught.value.code) == (503, "busy")
     finally:
         release.set()

@@ -102,7 +102,9 @@ def test_import_command_rejects(bad, user, local_storage, tmp_path):
 
     lines = out.getvalue().splitlines()
     assert lines[0] == f"rejected: {folder / filename}: {_message_for(filename, data)}"
-    assert lines[1] == "Imported into alice's gallery: 0 stored, 0 duplicates, 1 rejected, 0 skipped."
+    assert (
+        lines[1] == "Imported into alice's gallery: 0 stored, 0 duplicates, 1 rejected, 0 skipped."
+    )
     assert Image.objects.count() == 0
     assert local_files(local_storage) == []
 
@@ -163,9 +165,7 @@ def test_api_multipart_shortens_a_1000_character_name_and_stores_the_file(
 
     assert response.status_code == 201
     assert [r["filename"] for r in response.json()["results"]] == [corpus.LONG_NAME[1]]
-    assert list(Image.objects.values_list("original_filename", flat=True)) == [
-        corpus.LONG_NAME[1]
-    ]
+    assert list(Image.objects.values_list("original_filename", flat=True)) == [corpus.LONG_NAME[1]]
 
 
 @pytest.mark.parametrize(("raw", "clean"), [*corpus.ODD_NAMES, corpus.LONG_NAME])

@@ -39,7 +39,9 @@ def test_folder_zip_recursive_and_rerun(user, local_storage, tmp_path):
     lines = _run(tmp_path, recursive=True)
     assert lines[0] == f"skipped: {tmp_path / '.DS_Store'}: a hidden file"
     assert lines[1].startswith(f"rejected: {tmp_path / 'sub' / 'c.zip'}:readme.txt: This is a text")
-    assert lines[2] == "Imported into alice's gallery: 3 stored, 1 duplicates, 1 rejected, 1 skipped."
+    assert (
+        lines[2] == "Imported into alice's gallery: 3 stored, 1 duplicates, 1 rejected, 1 skipped."
+    )
     assert lines[3].startswith("  rejected (unsupported_type): 1")
     assert sorted(Image.objects.values_list("original_filename", flat=True)) == [
         "a.jpg",
@@ -147,7 +149,7 @@ def test_terminal_escapes_in_names_are_printed_escaped_and_hidden_entries_counte
         archive.writestr("\x1b]0;pwned\x07\x1b[2Jevil.txt", corpus.TEXT)
         archive.writestr("__MACOSX/._a.png", b"\x00")
         link = zipfile.ZipInfo("link.png")
-        link.external_attr = (0o120777 << 16)  # a symbolic link member
+        link.external_attr = 0o120777 << 16  # a symbolic link member
         archive.writestr(link, "/etc/passwd")
 
     lines = _run(folder)
@@ -161,4 +163,6 @@ def test_terminal_escapes_in_names_are_printed_escaped_and_hidden_entries_counte
         f"skipped: {folder / 'pack.zip'}:link.png: a symbolic link, not a regular file",
     ]
     assert all("\x1b" not in line and "\x07" not in line for line in lines)
-    assert lines[4] == "Imported into alice's gallery: 0 stored, 0 duplicates, 1 rejected, 3 skipped."
+    assert (
+        lines[4] == "Imported into alice's gallery: 0 stored, 0 duplicates, 1 rejected, 3 skipped."
+    )

@@ -127,9 +127,7 @@ def test_a_batch_over_the_file_count_leaves_no_temporary_file(
     assert Image.objects.count() == 0
 
 
-def test_request_body_over_the_request_cap_is_refused_before_reading(
-    token_client, settings
-):
+def test_request_body_over_the_request_cap_is_refused_before_reading(token_client, settings):
     settings.REQUEST_MAX_BYTES = 10 * MB
     response = token_client.generic(
         "POST",

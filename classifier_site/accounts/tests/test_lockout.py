@@ -129,9 +129,7 @@ def test_rotating_x_forwarded_for_does_not_escape_the_throttle(api_client, token
     assert codes == [400, 400, 400, 429]
 
 
-def test_behind_one_proxy_the_rightmost_address_is_the_client(
-    api_client, token_rate_3, settings
-):
+def test_behind_one_proxy_the_rightmost_address_is_the_client(api_client, token_rate_3, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     # The client forges the left part; the load balancer appended the real address.

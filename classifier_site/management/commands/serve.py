@@ -23,8 +23,8 @@ class BoundedServerHandler(basehttp.ServerHandler):
     def cleanup_headers(self) -> None:
         super().cleanup_headers()
         if self.too_large:
-            self.headers["Connection"] = "close"
-            self.request_handler.close_connection = True
+            self.headers["Connection"] = "close"  # type: ignore[attr-defined]
+            self.request_handler.close_connection = True  # type: ignore[attr-defined]
 
     def close(self) -> None:
         if not self.too_large:
