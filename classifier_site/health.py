@@ -72,6 +72,17 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     token = getattr(settings, "METRICS_TOKEN", "")
+    production = not settings.DEBUG and not settings.EMBEDDED
+    if not token and production and not settings.METRICS_PUBLIC:
+        # Request counts per view, error rates and process details are reconnaissance
+        # for an attacker: in production they are served only with a token, or when the
+        # deployment says so (a private network that only Prometheus can reach).
+        return HttpResponse(
+            "metrics are not public: set METRICS_TOKEN (or METRICS_PUBLIC=1 on a private "
+            "network)\n",
+            status=403,
+            content_type="text/plain",
+        )
     if token:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied, token):

@@ -8,6 +8,7 @@ and SQS.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -66,6 +67,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
+    "axes",
+    "csp",
     "classifier_site",
     "classifier_site.accounts",
     "images",
@@ -80,6 +83,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "classifier_site.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "classifier_site.core.http.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -87,8 +91,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "classifier_site.core.errors.DomainErrorMiddleware",
+    # Turns a lock-out flagged during authentication into the lock-out response; last, as
+    # django-axes asks, so it sees the flag set anywhere below it.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -141,15 +149,55 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Throttle counters must be shared by all web processes in production: use the database.
+# Throttle counters must be shared by all web processes in production. A cache made for
+# counters (Redis: CACHE_URL) takes one round trip per check; the database cache is the
+# fallback when there is none (several SQL queries per API request).
+CACHE_URL = env_str("CACHE_URL")
 CACHE_BACKEND = env_choice("CACHE_BACKEND", "locmem", {"locmem", "database"})
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache_table"}
-        if CACHE_BACKEND == "database"
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("CACHE_URL must be a redis://, rediss:// or unix:// URL.")
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {
+        "default": (
+            {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache_table"}
+            if CACHE_BACKEND == "database"
+            else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        )
+    }
+
+# --- Client address and log-in lock-out -----------------------------------------------
+# Proxies in front of the app that append the client's address to X-Forwarded-For (the
+# AWS load balancer: 1). 0 = use the socket's peer address and ignore the header, which
+# a client can write. Throttles (DRF's NUM_PROXIES) and lock-outs key on the same address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out client before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed attempts are kept in the database: lock-outs survive restarts, are shared by all
+# web processes, and show in the admin (only failures are written, never each request).
+# Who may create an account: "open" (anyone), "invite" (a signed invitation from
+# `manage.py invite <username>`), "closed" (administrators create accounts).
+SIGNUP = env_choice("SIGNUP", "open", {"open", "invite", "closed"})
+SIGNUP_INVITE_DAYS = env_int("SIGNUP_INVITE_DAYS", 7, minimum=1)
+# Sign-up attempts per client address (DRF rate syntax), against scripted account creation.
+SIGNUP_RATE = env_str("SIGNUP_RATE", "10/hour")
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# Either criterion locks: one account guessed from many addresses, or one address
+# guessing many accounts.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are not an attack trail
+AXES_CLIENT_IP_CALLABLE = "classifier_site.core.http.client_ip"
+AXES_LOCKOUT_CALLABLE = "classifier_site.accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -202,10 +250,23 @@ WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
 # --- Images ---------------------------------------------------------------------------
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 50_000_000, minimum=1)
+# Memory one image decode may take (upload intake). Formats decoded at full size get a
+# pixel cap from it (WebP ~17 bytes a pixel, the others ~4.5): 256 MB allows 50 MP PNGs and
+# 15.7 MP WebP. Sized for a 2 GB web task: 3 workers, each decoding one image at a time.
+IMAGE_DECODE_MAX_MB = env_int("IMAGE_DECODE_MAX_MB", 256, minimum=16)
+# Decodes running at once in one process; a further upload waits up to the timeout, then
+# gets 503 (try again) rather than pushing the process past its memory.
+IMAGE_DECODE_CONCURRENCY = env_int("IMAGE_DECODE_CONCURRENCY", 1, minimum=1)
+IMAGE_DECODE_WAIT_SECONDS = env_float("IMAGE_DECODE_WAIT_SECONDS", 30.0)
 IMAGE_STRIP_LOCATION = env_bool("IMAGE_STRIP_LOCATION", True)
 IMAGE_THUMBNAIL_PX = env_int("IMAGE_THUMBNAIL_PX", 320, minimum=32)  # longest side, WebP
 # Lifetime of a presigned POST from /api/v1/upload-url (direct-to-S3 upload).
 IMAGE_UPLOAD_URL_EXPIRY_SECONDS = env_int("IMAGE_UPLOAD_URL_EXPIRY_SECONDS", 300, minimum=10)
+# Every multipart file goes through one handler that enforces IMAGE_MAX_BYTES while the
+# file streams in and deletes its temporary files on every path (images/uploads.py).
+FILE_UPLOAD_HANDLERS = ["images.uploads.LimitedUploadHandler"]
+# Largest request body at all (checked before it is read): a batch of uploads.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("UPLOAD_MAX_FILES", 200, minimum=1)
@@ -322,7 +383,13 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # Without this DRF keys anonymous throttles on the whole X-Forwarded-For header, which
+    # the client writes: a new header per try and the throttle never fires.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# The OpenAPI schema and the Swagger/Redoc pages: readable without logging in (the API
+# is documented for people evaluating it), or only for logged-in users when off.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Image classification API",
     "DESCRIPTION": "Upload images, manage label sets, run ImageNet and CLIP zero-shot jobs.",
@@ -360,6 +427,35 @@ if not DEBUG and not EMBEDDED:
     # The load balancer's health check hits /health over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
 
+# Content-Security-Policy (django-csp): this origin only, no inline script or style (the
+# templates keep none: behaviour is in static/js, bar widths set through the DOM). Stored
+# images on S3 are shown through a redirect to a presigned URL, so the bucket's origin is
+# allowed for images. Responses that set their own policy keep it (stored files).
+_image_origins: list[str] = []
+if S3_BUCKET:
+    _image_origins = (
+        [S3_ENDPOINT_URL.rstrip("/")]
+        if S3_ENDPOINT_URL
+        else [
+            f"https://{S3_BUCKET}.s3.{AWS_REGION}.amazonaws.com",
+            f"https://{S3_BUCKET}.s3.amazonaws.com",
+        ]
+    )
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *_image_origins],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # --- Logging --------------------------------------------------------------------------
 LOG_FORMAT = env_choice("LOG_FORMAT", "text" if (DEBUG or EMBEDDED) else "json", {"text", "json"})
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
@@ -386,3 +482,6 @@ LOGGING = {
 PROMETHEUS_EXPORT_MIGRATIONS = False
 SERVICE_NAME = "classifier"
 METRICS_TOKEN = env_str("METRICS_TOKEN")  # optional bearer token guarding /metrics
+# Production (DEBUG off, not embedded) refuses /metrics without METRICS_TOKEN unless this
+# says the endpoint may be public (e.g. only reachable from a private network).
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", False)

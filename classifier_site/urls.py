@@ -1,7 +1,8 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from categories import urls as categories_urls
 from classifier_site import api, health, views
@@ -9,13 +10,24 @@ from classifier_site.core import errors
 from images import urls as images_urls
 from jobs import urls as jobs_urls
 
+_docs = [api.ApiDocsPermission]
+# Swagger UI and Redoc style their pages inline (and Redoc runs a blob: worker); their
+# scripts are still this origin's files (the split view serves Swagger's set-up as one).
+_docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})
+
 api_v1 = [
     path("", api.api_index, name="api-index"),
     path("auth/token", api.TokenObtainApi.as_view(), name="api-token-obtain"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    # Redoc's bundle loads its logo from its vendor's CDN; a self-hosted app serves every
-    # byte itself, so the old address leads to the (local) Swagger UI instead.
+    path("schema/", SpectacularAPIView.as_view(permission_classes=_docs), name="api-schema"),
+    path(
+        "docs/",
+        _docs_csp(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=_docs)
+        ),
+        name="api-docs",
+    ),
+    # Redoc's bundle loads its logo and fonts from its vendor's sites; a self-hosted app
+    # serves every byte itself, so the old address leads to the (local) Swagger UI instead.
     path("redoc/", RedirectView.as_view(pattern_name="api-docs"), name="api-redoc"),
     *images_urls.api_urlpatterns,
     *categories_urls.api_urlpatterns,

@@ -90,16 +90,55 @@ def _describe_non_image(data: bytes) -> str:
     return f"This is not an image type we accept. Upload {ACCEPTED_TEXT}."
 
 
-def probe(data: bytes, *, max_pixels: int, strip_location: bool, thumb_px: int) -> Probed:
+# Peak memory of a full-size decode plus the thumbnail, in bytes per pixel, measured for
+# the worst mode of each format (RGBA; WebP's decoder keeps its own canvas and hands over a
+# copy). JPEG is absent: it is decoded at 1/8 scale for the thumbnail (draft), so its cost
+# hardly depends on its size. ``probe`` turns a memory budget into a pixel cap with these.
+FULL_DECODE_BYTES_PER_PIXEL = {"PNG": 4.5, "GIF": 4.5, "BMP": 4.5, "TIFF": 4.5, "WEBP": 17.0}
+
+
+def pixel_cap(fmt: str, *, max_pixels: int, max_decode_bytes: int | None) -> int:
+    """Most pixels a ``fmt`` image may have: ``max_pixels``, lower where decoding costs more
+    than ``max_decode_bytes``."""
+    per_pixel = FULL_DECODE_BYTES_PER_PIXEL.get(fmt)
+    if not per_pixel or not max_decode_bytes:
+        return max_pixels
+    # Whole tenths of a megapixel, so the limit reads well in the rejection message.
+    return min(max_pixels, int(max_decode_bytes / per_pixel) // 100_000 * 100_000)
+
+
+def probe(
+    data: bytes,
+    *,
+    max_pixels: int,
+    strip_location: bool,
+    thumb_px: int,
+    max_decode_bytes: int | None = None,
+) -> Probed:
+    """``max_pixels`` bounds every image; ``max_decode_bytes`` (optional) bounds the memory
+    of decoding one, which lowers the cap for formats decoded at full size."""
     # Pillow only *warns* between its limit and twice its limit; an error is what we want.
     # Scoped here rather than set process-wide at import (test runners and other code
     # reset or rely on the global filters).
     with warnings.catch_warnings():
         warnings.simplefilter("error", PILImage.DecompressionBombWarning)
-        return _probe(data, max_pixels=max_pixels, strip_location=strip_location, thumb_px=thumb_px)
+        return _probe(
+            data,
+            max_pixels=max_pixels,
+            max_decode_bytes=max_decode_bytes,
+            strip_location=strip_location,
+            thumb_px=thumb_px,
+        )
 
 
-def _probe(data: bytes, *, max_pixels: int, strip_location: bool, thumb_px: int) -> Probed:
+def _probe(
+    data: bytes,
+    *,
+    max_pixels: int,
+    max_decode_bytes: int | None,
+    strip_location: bool,
+    thumb_px: int,
+) -> Probed:
     if not data:
         raise ImageRejected("The file is empty (0 bytes).", code="empty_file")
     fmt = sniff_format(data[:16])
@@ -118,6 +157,9 @@ def _probe(data: bytes, *, max_pixels: int, strip_location: bool, thumb_px: int)
         width, height = im.size
         if width * height > max_pixels:
             raise _too_many_pixels(im.size, max_pixels)
+        cap = pixel_cap(fmt, max_pixels=max_pixels, max_decode_bytes=max_decode_bytes)
+        if width * height > cap:
+            raise _too_many_pixels(im.size, cap, fmt=fmt, jpeg_cap=max_pixels)
         orientation = _orientation(im)
         if fmt == "JPEG":
             # DCT-domain downscaling still Huffman-decodes every block of every scan, so a
@@ -134,10 +176,11 @@ def _probe(data: bytes, *, max_pixels: int, strip_location: bool, thumb_px: int)
             ) from None
         if orientation in (5, 6, 7, 8):
             width, height = height, width
-        oriented = _transpose(im)
-        thumbnail = _thumbnail(oriented, thumb_px)
+        # The thumbnail is made from a band-by-band reduced copy and oriented once small:
+        # no full-size converted or rotated copy next to the decoded image.
+        thumbnail = _thumbnail(im, thumb_px, orientation=orientation)
         if fmt in REENCODED:
-            stored, stripped = _reencode_png(oriented), True
+            stored, stripped = _reencode_png(_transpose(im)), True
             mime, ext = FORMATS["PNG"]
         else:
             stored = _without_trailer(data, fmt)
@@ -157,8 +200,16 @@ def _probe(data: bytes, *, max_pixels: int, strip_location: bool, thumb_px: int)
     )
 
 
-def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> ImageRejected:
+def _too_many_pixels(
+    size: tuple[int, int] | None,
+    max_pixels: int,
+    *,
+    fmt: str | None = None,
+    jpeg_cap: int | None = None,
+) -> ImageRejected:
     limit = f"{max_pixels / 1_000_000:g} megapixels"
+    if fmt and jpeg_cap and jpeg_cap != max_pixels:
+        limit += f" for {fmt} images ({jpeg_cap / 1_000_000:g} for JPEG)"
     if size:
         w, h = size
         msg = (
@@ -198,9 +249,46 @@ def _rgb(im: PILImage.Image) -> PILImage.Image:
     return im.convert("RGBA" if has_alpha else "RGB")
 
 
-def _thumbnail(im: PILImage.Image, px: int) -> bytes:
-    thumb = _rgb(im).copy()
+_TRANSPOSE = {
+    2: PILImage.Transpose.FLIP_LEFT_RIGHT,
+    3: PILImage.Transpose.ROTATE_180,
+    4: PILImage.Transpose.FLIP_TOP_BOTTOM,
+    5: PILImage.Transpose.TRANSPOSE,
+    6: PILImage.Transpose.ROTATE_270,
+    7: PILImage.Transpose.TRANSVERSE,
+    8: PILImage.Transpose.ROTATE_90,
+}
+_BAND_ROWS = 32  # output rows converted at a time by _reduced
+
+
+def _reduced(im: PILImage.Image, px: int) -> PILImage.Image:
+    """``im`` in a displayable mode, shrunk by a whole factor to about 2×``px``.
+
+    Works through horizontal bands so the mode conversion (palette or 16-bit to RGB/L,
+    premultiplied alpha) never makes a full-size copy: for a 7000×7000 PNG that copy
+    alone is 150-200 MB.
+    """
+    width, height = im.size
+    factor = max(1, max(width, height) // (px * 2))
+    if factor == 1:
+        return _rgb(im).copy()
+    out_w, out_h = -(-width // factor), -(-height // factor)
+    out: PILImage.Image | None = None
+    step = _BAND_ROWS * factor
+    for top in range(0, height, step):
+        band = _rgb(im.crop((0, top, width, min(top + step, height)))).reduce(factor)
+        if out is None:
+            out = PILImage.new(band.mode, (out_w, out_h))
+        out.paste(band, (0, top // factor))
+    assert out is not None
+    return out
+
+
+def _thumbnail(im: PILImage.Image, px: int, *, orientation: int = 1) -> bytes:
+    thumb = _reduced(im, px)
     thumb.thumbnail((px, px), PILImage.Resampling.BICUBIC, reducing_gap=2.0)
+    if orientation in _TRANSPOSE:
+        thumb = thumb.transpose(_TRANSPOSE[orientation])
     out = io.BytesIO()
     thumb.save(out, "WEBP", quality=75, method=4)
     return out.getvalue()

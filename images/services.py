@@ -10,8 +10,10 @@ import hashlib
 import io
 import logging
 import re
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO, Any, BinaryIO, cast
@@ -157,6 +159,35 @@ def _human_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+_decode_slots: threading.BoundedSemaphore | None = None
+_decode_slots_lock = threading.Lock()
+
+
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """One of IMAGE_DECODE_CONCURRENCY process-wide decode slots, for the block's duration.
+
+    The per-image budget (IMAGE_DECODE_MAX_MB) bounds one decode; this bounds how many run
+    at once, so a burst of large uploads queues instead of multiplying the peak. Waiting
+    longer than IMAGE_DECODE_WAIT_SECONDS answers 503 with a retry hint.
+    """
+    global _decode_slots
+    with _decode_slots_lock:
+        if _decode_slots is None:
+            _decode_slots = threading.BoundedSemaphore(settings.IMAGE_DECODE_CONCURRENCY)
+    slots = _decode_slots
+    if not slots.acquire(timeout=settings.IMAGE_DECODE_WAIT_SECONDS):
+        raise ImageRejected(
+            "The server is busy checking other images. Try this one again in a minute.",
+            code="busy",
+            status_code=503,
+        )
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def image_ingest(*, owner, fileobj: IO[bytes], filename: str) -> IngestResult:
     """Check, store and register one upload; the same bytes again return the existing row.
 
@@ -171,12 +202,14 @@ def image_ingest(*, owner, fileobj: IO[bytes], filename: str) -> IngestResult:
     if existing is not None:
         return IngestResult(image=existing, duplicate=True)
 
-    probed = intake.probe(
-        data,
-        max_pixels=settings.IMAGE_MAX_PIXELS,
-        strip_location=settings.IMAGE_STRIP_LOCATION,
-        thumb_px=settings.IMAGE_THUMBNAIL_PX,
-    )
+    with decode_slot():
+        probed = intake.probe(
+            data,
+            max_pixels=settings.IMAGE_MAX_PIXELS,
+            max_decode_bytes=settings.IMAGE_DECODE_MAX_MB * 1024 * 1024,
+            strip_location=settings.IMAGE_STRIP_LOCATION,
+            thumb_px=settings.IMAGE_THUMBNAIL_PX,
+        )
     image_id = uuid.uuid4()
     now = timezone.now()
     storage = _storage()

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from classifier_site.core.errors import NotFound
+from classifier_site.core.errors import NotFound, request_limit_error
 from images import selectors, services
 from images.files import image_file_response
 from images.forms import UploadForm
@@ -121,7 +122,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             request.FILES  # noqa: B018 - parse now, to answer a broken body with a reason
-        except MultiPartParserError as exc:
+        except (MultiPartParserError, SuspiciousOperation) as exc:
             context = {
                 "form": UploadForm(),
                 "accepted": ACCEPTED_TEXT,
@@ -136,6 +137,11 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 
 def _multipart_reason(exc: Exception) -> str:
+    limit = request_limit_error(exc)
+    if limit is not None:
+        return limit[2]
+    if isinstance(exc, SuspiciousOperation):
+        raise exc  # not a size limit: Django's own 400 handling
     if "header size" in str(exc):
         return (
             "The upload could not be read: a file name is too long. "

@@ -74,25 +74,27 @@ def as_csv(job: Job, items: list[JobImage]) -> str:
     keys = client_keys(image_ids=[i.image_id for i in items if i.image_id])
     for item in items:
         row = item_data(item, keys)
-        writer.writerow(
-            [
-                _safe_cell(row["filename"]),
-                row["key"],
-                row["image_id"] or "",
-                row["status"],
-                _safe_cell(row["top_prediction"] or ""),
-                "" if row["top_confidence"] is None else f"{row['top_confidence']:.6f}",
-                "" if row["processing_time_ms"] is None else row["processing_time_ms"],
-                _safe_cell(row["error"] or ""),
-                "; ".join(f"{p['label']}={p['score']:.6f}" for p in row["all_predictions"]),
-            ]
-        )
+        cells = [
+            row["filename"],
+            row["key"],
+            row["image_id"] or "",
+            row["status"],
+            row["top_prediction"] or "",
+            "" if row["top_confidence"] is None else f"{row['top_confidence']:.6f}",
+            "" if row["processing_time_ms"] is None else str(row["processing_time_ms"]),
+            row["error"] or "",
+            "; ".join(f"{p['label']}={p['score']:.6f}" for p in row["all_predictions"]),
+        ]
+        # Every cell, not just the ones known to hold user text today: labels, file names
+        # and error messages reach several columns, and the next column added is covered.
+        writer.writerow([_safe_cell(cell) for cell in cells])
     return out.getvalue()
 
 
 def _safe_cell(value: str) -> str:
-    # User-chosen filenames and labels must not run as spreadsheet formulas.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    # Spreadsheets run a cell starting with one of these as a formula (OWASP's list; tab
+    # and carriage return can hide one). A leading quote makes it text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def as_json(job: Job, items: list[JobImage]) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -9,14 +10,28 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
 from classifier_site.accounts.forms import SignupForm
-from classifier_site.accounts.services import token_revoke, token_rotate
+from classifier_site.accounts.services import (
+    signup_attempt_allowed,
+    token_revoke,
+    token_rotate,
+)
+from classifier_site.core.http import client_ip
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
-    form = SignupForm(request.POST or None)
+    mode = settings.SIGNUP
+    if mode == "closed":
+        return render(request, "accounts/signup_closed.html", status=403)
+    invite = request.POST.get("invite") or request.GET.get("invite", "")
+    form = SignupForm(
+        request.POST or None, initial={"invite": invite}, invite_required=mode == "invite"
+    )
+    if request.method == "POST" and not signup_attempt_allowed(client=client_ip(request)):
+        form.add_error(None, "Too many sign-ups from this address. Try again later.")
+        return render(request, "accounts/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

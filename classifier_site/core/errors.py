@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import (
     PermissionDenied,
     RequestDataTooBig,
@@ -88,35 +89,47 @@ def error_body(code: str, message: str, fields: dict[str, list[str]] | None = No
 
 logger = logging.getLogger(__name__)
 
-# Django's own request-level rejections (raised while a view reads the body): what a
-# client may do about each, and the status that says so.
-_FRAMEWORK_REJECTIONS: list[tuple[type[Exception], int, str, str]] = [
-    (
-        RequestDataTooBig,
-        413,
-        "request_too_large",
-        "The request body is larger than this endpoint accepts; send less per request.",
-    ),
-    (
-        TooManyFilesSent,
-        400,
-        "too_many_files",
-        "Too many files in one request; send them in several requests.",
-    ),
-    (
-        TooManyFieldsSent,
-        400,
-        "too_many_fields",
-        "Too many form fields in one request; send them in several requests.",
-    ),
-    (SuspiciousOperation, 400, "bad_request", "The request was refused as malformed."),
-]
+
+def request_limit_error(exc: Exception) -> tuple[int, str, str] | None:
+    """(status, code, message) for Django's request-size refusals, else None.
+
+    Django raises these while parsing a body (they would become a bare HTML 400); the API
+    answers them in the error shape and the upload page shows the message.
+    """
+    if isinstance(exc, TooManyFilesSent):
+        n = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return (
+            400,
+            "too_many_files",
+            f"The request has more than {n} files. Send at most {n} files per request.",
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        n = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return (
+            400,
+            "too_many_fields",
+            f"The request has more than {n} form fields. Send at most {n} per request.",
+        )
+    if isinstance(exc, RequestDataTooBig):
+        n = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return (
+            413,
+            "request_too_large",
+            f"The form data (files not counted) is larger than {n} bytes.",
+        )
+    return None
 
 
 def _framework_rejection(exc: Exception) -> tuple[int, dict] | None:
-    for kind, status_code, code, message in _FRAMEWORK_REJECTIONS:
-        if isinstance(exc, kind):
-            return status_code, error_body(code, message)
+    """Django's request-level rejections (raised while a view reads the body) as a status
+    and the JSON error body."""
+    limit = request_limit_error(exc)
+    if limit is not None:
+        status_code, code, message = limit
+        return status_code, error_body(code, message)
+    if isinstance(exc, SuspiciousOperation):
+        return 400, error_body("bad_request", "The request was refused as malformed.")
+    return None
     return None
 
 

@@ -18,6 +18,9 @@ def s3_media_storage(
             "default_acl": None,  # the bucket is private; objects inherit it
             "querystring_auth": True,
             "querystring_expire": url_expiry_seconds,
+            # SigV4 for presigned GET and POST: botocore may otherwise pick the legacy SigV2
+            # (deprecated, refused by newer regions, and its key id shows in the URL).
+            "signature_version": "s3v4",
             "file_overwrite": False,
             "object_parameters": {"CacheControl": "private, max-age=300"},
         },

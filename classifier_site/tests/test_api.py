@@ -98,3 +98,15 @@ def test_docs_pages_use_local_assets(client_user):
         html = response.content.decode()
         assert "/static/drf_spectacular_sidecar/" in html
         assert "cdn.jsdelivr" not in html
+
+
+@pytest.mark.parametrize("path", ["/api/v1/schema/", "/api/v1/docs/", "/api/v1/redoc/"])
+def test_schema_and_docs_are_public_by_default_and_private_by_setting(
+    api_client, user, settings, path
+):
+    assert settings.API_DOCS_PUBLIC is True
+    assert api_client.get(path).status_code == 200
+    settings.API_DOCS_PUBLIC = False
+    assert api_client.get(path).status_code == 401
+    api_client.force_authenticate(user)
+    assert api_client.get(path).status_code == 200

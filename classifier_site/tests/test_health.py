@@ -84,3 +84,20 @@ def test_metrics_token_is_enforced_when_set(client, settings):
     assert client.get("/metrics").status_code == 401
     ok = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret")
     assert ok.status_code == 200
+
+
+@pytest.mark.django_db
+def test_production_refuses_public_metrics_unless_allowed(client, settings):
+    settings.EMBEDDED = False
+    settings.DEBUG = False
+    settings.METRICS_TOKEN = ""
+    refused = client.get("/metrics")
+    assert refused.status_code == 403
+    assert refused.content == (
+        b"metrics are not public: set METRICS_TOKEN (or METRICS_PUBLIC=1 on a private network)\n"
+    )
+    settings.METRICS_PUBLIC = True
+    assert client.get("/metrics").status_code == 200
+    settings.METRICS_PUBLIC = False
+    settings.METRICS_TOKEN = "s3cret"
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200

@@ -102,7 +102,9 @@ def test_import_command_rejects(bad, user, local_storage, tmp_path):
 
     lines = out.getvalue().splitlines()
     assert lines[0] == f"rejected: {folder / filename}: {_message_for(filename, data)}"
-    assert lines[1] == "Imported into alice's gallery: 0 stored, 0 duplicates, 1 rejected."
+    assert (
+        lines[1] == "Imported into alice's gallery: 0 stored, 0 duplicates, 1 rejected, 0 skipped."
+    )
     assert Image.objects.count() == 0
     assert local_files(local_storage) == []
 
@@ -138,31 +140,32 @@ def test_api_multipart_sanitizes_names(token_client, local_storage):
     )
 
 
-def test_browser_form_refuses_1000_character_name(client_user, local_storage):
-    body, content_type = multipart([(corpus.LONG_NAME[0], corpus.png())])
+def test_browser_form_shortens_a_1000_character_name_and_stores_the_batch(
+    client_user, local_storage
+):
+    body, content_type = multipart(
+        [(corpus.LONG_NAME[0], corpus.png()), ("second.png", corpus.png(seed=3))]
+    )
 
     response = client_user.post("/images/upload/", body, content_type=content_type)
 
-    assert response.status_code == 400
-    assert b"The upload could not be read: a file name is too long." in response.content
-    assert Image.objects.count() == 0
-    assert local_files(local_storage) == []
+    assert response.status_code == 200
+    assert sorted(Image.objects.values_list("original_filename", flat=True)) == sorted(
+        [corpus.LONG_NAME[1], "second.png"]
+    )
+    assert len(local_files(local_storage)) == 4  # two originals, two thumbnails
 
 
-def test_api_multipart_refuses_1000_character_name(token_client, local_storage):
+def test_api_multipart_shortens_a_1000_character_name_and_stores_the_file(
+    token_client, local_storage
+):
     body, content_type = multipart([(corpus.LONG_NAME[0], corpus.png())])
 
     response = token_client.post("/api/v1/images", body, content_type=content_type)
 
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": {
-            "code": "parse_error",
-            "message": "Multipart form parse error - Request max total header size exceeded.",
-        }
-    }
-    assert Image.objects.count() == 0
-    assert local_files(local_storage) == []
+    assert response.status_code == 201
+    assert [r["filename"] for r in response.json()["results"]] == [corpus.LONG_NAME[1]]
+    assert list(Image.objects.values_list("original_filename", flat=True)) == [corpus.LONG_NAME[1]]
 
 
 @pytest.mark.parametrize(("raw", "clean"), [*corpus.ODD_NAMES, corpus.LONG_NAME])

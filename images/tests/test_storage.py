@@ -6,7 +6,6 @@ import base64
 import io
 import json
 import re
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -89,8 +88,11 @@ def test_s3_round_trip_and_presigned_get(
         assert fh.read() == data
     response = client_user.get(f"/images/{image.pk}/file")
     assert response.status_code == 302
-    expires = int(parse_qs(urlsplit(response["Location"]).query)["Expires"][0])
-    assert 290 <= expires - time.time() <= 300
+    query = parse_qs(urlsplit(response["Location"]).query)
+    # SigV4 (the row 10): no legacy SigV2 Signature/AWSAccessKeyId/Expires fields.
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Expires"] == ["300"]
+    assert not {"Signature", "AWSAccessKeyId", "Expires"} & set(query)
     fetched = requests.get(response["Location"], timeout=10)
     assert fetched.status_code == 200
     assert fetched.content == data
@@ -138,6 +140,8 @@ def test_upload_url_grant_is_limited(token_client, user, s3_storage, settings):
     assert f"/{s3_storage}/incoming/{user.pk}/{token}?" in body["upload_url"]
     assert body["expires_in"] == 300
     assert body["max_bytes"] == settings.IMAGE_MAX_BYTES
+    assert body["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"  # SigV4, not SigV2
+    assert "AWSAccessKeyId" not in body["fields"]
     policy = json.loads(base64.b64decode(body["fields"]["policy"]))
     assert ["content-length-range", 1, settings.IMAGE_MAX_BYTES] in policy["conditions"]
     assert {"key": body["fields"]["key"]} in policy["conditions"]
