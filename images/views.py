@@ -127,6 +127,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 "accepted": ACCEPTED_TEXT,
                 "max_bytes": settings.IMAGE_MAX_BYTES,
                 "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+                "direct": services.storage_is_s3(),
                 "upload_error": _multipart_reason(exc),
             }
             return render(
@@ -152,6 +153,10 @@ def _upload(request: HttpRequest) -> HttpResponse:
         "accepted": ACCEPTED_TEXT,
         "max_bytes": settings.IMAGE_MAX_BYTES,
         "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+        # On S3 the page sends each file straight to the bucket (presigned POST, then
+        # finalize), sparing the web process the bytes; the server POST stays as the
+        # no-JavaScript path.
+        "direct": services.storage_is_s3(),
         "outcomes": None,
     }
     status = 200
