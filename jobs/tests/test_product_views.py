@@ -150,3 +150,58 @@ def test_upload_outcome_offers_classify_these(client_user):
     response = client_user.post("/images/upload/", {"files": files})
     assert response.status_code == 200
     assert "Classify these 2" in response.content.decode()
+
+
+def test_cancel_at_64_of_80_reads_64_classified_16_canceled_everywhere(client_user, user):
+    """Bug 6: a job canceled at 64/80 later read "Canceled" with 80/80 classified."""
+    from django.utils import timezone
+
+    from jobs.runs import _record
+
+    job = make_job(user, ImageFactory.create_batch(80, owner=user))
+    items = list(job.items.order_by("position"))
+
+    def results(batch):
+        # What a worker's batch writes, through the runner's own write path.
+        by_shard: dict[int, dict] = {}
+        for item in batch:
+            by_shard.setdefault(item.shard_id, {})[item.pk] = {
+                "status": ItemStatus.CLASSIFIED,
+                "top_label": "cat",
+                "top_score": 0.9,
+                "predictions": [{"label": "cat", "score": 0.9}],
+                "processing_ms": 1.0,
+                "from_cache": False,
+                "completed_at": timezone.now(),
+                "error": "",
+            }
+        return sum(_record(job, shard, rows) for shard, rows in by_shard.items())
+
+    type(job).objects.filter(pk=job.pk).update(status=JobStatus.PROCESSING)
+    assert results(items[:64]) == 64
+    services.job_cancel(job=job)
+    # A batch already in flight when the cancel came finishes later: it writes nothing.
+    assert results(items) == 0
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.classified, job.canceled) == ("canceled", 64, 64, 16)
+
+    page = client_user.get(f"/jobs/{job.id}/").content.decode()
+    assert "Canceled</span> 64 classified, 16 canceled." in page
+    assert "<h2>16</h2><p>canceled (never ran)</p>" in page
+    # Each of the 16 result rows says canceled, none reads pending.
+    assert page.count('class="item-canceled"') == 16
+    assert page.count('<span class="badge canceled">canceled</span>') == 16
+    assert '<span class="badge pending">' not in page
+    assert "80 / 80" not in page and "64 / 80" in page
+
+    history = client_user.get("/jobs/").content.decode()
+    row = history[history.index(f'id="job-row-{job.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "64 / 80" in row and "(16 canceled)" in row and "Canceled" in row
+
+    dashboard = client_user.get("/").content.decode()
+    assert "(16 canceled)" in dashboard
+
+    csv_rows = client_user.get(f"/jobs/{job.id}/export.csv").content.decode().splitlines()
+    assert sum(",canceled," in line for line in csv_rows) == 16
+    assert sum(",classified," in line for line in csv_rows) == 64
