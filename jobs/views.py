@@ -69,6 +69,7 @@ def job_new(request: HtmxHttpRequest) -> HttpResponse:
                     custom_labels=data["custom_labels"],
                     category_id=data["category"],
                     model_version_id=data["model_version"],
+                    name=data["name"],
                 )
             except DomainError as exc:
                 form.add_domain_error(exc.field, exc.message)

@@ -205,3 +205,46 @@ def test_cancel_at_64_of_80_reads_64_classified_16_canceled_everywhere(client_us
     csv_rows = client_user.get(f"/jobs/{job.id}/export.csv").content.decode().splitlines()
     assert sum(",canceled," in line for line in csv_rows) == 16
     assert sum(",classified," in line for line in csv_rows) == 64
+
+
+def test_job_names_given_or_made_from_labels_or_category_show_in_history(client_user, user, images):
+    from categories.services import category_create
+    from jobs.models import Job
+
+    def submit(**fields):
+        data = {"image": [i.id for i in images[:2]], "top_k": "5", "confidence_threshold": "0"}
+        response = client_user.post("/jobs/new/", {**data, **fields})
+        assert response.status_code == 302, response.content.decode()[:2000]
+        return Job.objects.get(pk=response["Location"].split("/")[2])
+
+    named = submit(job_type="image_classification", name="  Holiday   sort ")
+    assert named.name == "Holiday sort"
+    labels = submit(job_type="custom_classification", custom_labels="cat\ndog\nbird\nfish")
+    assert labels.name == "cat, dog, bird +1 · 2 images"
+    pets = category_create(owner=user, name="Pets", labels=["cat", "dog"])
+    from_category = submit(job_type="custom_classification", category=str(pets.pk))
+    assert from_category.name == "Pets · 2 images"
+    imagenet = submit(job_type="image_classification")
+    assert imagenet.name == f"{imagenet.model_version.name} · 2 images"
+
+    page = client_user.get(f"/jobs/{named.id}/").content.decode()
+    assert '<h1><span id="job-name">Holiday sort</span>' in page
+    assert "<title>Holiday sort" in page
+    history = client_user.get("/jobs/").content.decode()
+    for job in (named, labels, from_category, imagenet):
+        assert f'<a class="job-name" href="/jobs/{job.id}/">{job.name}</a>' in history
+
+    # Too long: the form says so and nothing is created.
+    response = client_user.post(
+        "/jobs/new/",
+        {
+            "image": [images[0].id],
+            "job_type": "image_classification",
+            "top_k": "5",
+            "confidence_threshold": "0",
+            "name": "x" * 121,
+        },
+    )
+    assert response.status_code == 400
+    assert "at most 120 characters" in response.content.decode()
+    assert Job.objects.count() == 4
