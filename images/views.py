@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from classifier_site.core.errors import NotFound
+from classifier_site.core.http import fresh_url, since_param
 from images import selectors, services
 from images.files import image_file_response
 from images.forms import UploadForm
@@ -67,6 +68,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
         "prev_url": link(before=page.prev_cursor) if page.prev_cursor else None,
         "formats": [(key, name) for key, name in FORMAT_CHOICES.items()],
         "sorts": SORT_LABELS.items(),
+        **_fresh_context(request, since=selectors.image_newest_at(user=request.user), count=0),
     }
     response = render(request, _template(request, "images/gallery.html", "results"), context)
     if request.htmx:  # type: ignore[attr-defined]
@@ -95,6 +97,27 @@ def image_chip(request: HttpRequest, image_id) -> HttpResponse:
     busy = selectors.image_ids_busy(user=request.user, images=[image])
     context = {"image": image, "label": labels.get(image.pk), "busy": image.pk in busy}
     return render(request, "images/_chip.html", context)
+
+
+def _fresh_context(request: HttpRequest, *, since, count: int) -> dict:
+    poll = reverse("images-fresh")
+    return {
+        "fresh_id": "gallery-fresh",
+        "fresh_poll": f"{poll}?{urlencode({'since': since.isoformat()})}" if since else poll,
+        "fresh_count": count,
+        "fresh_noun": "image",
+        "fresh_show": fresh_url(request, page=reverse("images-gallery")),
+    }
+
+
+@login_required
+@require_GET
+def gallery_fresh(request: HttpRequest) -> HttpResponse:
+    """The gallery's "N new" line: uploads from another tab, a script or the API since
+    the page was drawn. Polled by the line itself; the grid is left alone."""
+    since = since_param(request)
+    count = selectors.images_added_count(user=request.user, since=since)
+    return render(request, "_fresh.html", _fresh_context(request, since=since, count=count))
 
 
 @login_required

@@ -130,3 +130,39 @@ def test_direct_upload_to_s3_from_the_browser(live_server, user, s3_storage, tmp
     keys = s3_keys(s3_storage)
     assert not [k for k in keys if k.startswith("incoming/")]
     assert len(keys) == 4
+
+
+def test_gallery_shows_new_uploads_from_elsewhere_without_a_reload(live_server, user):
+    """Uploads from another tab or the API appear as a polled "N new" line; Show brings
+    them in. The grid itself is not re-fetched by the poll."""
+    from images.tests.factories import ImageFactory
+
+    ImageFactory(stored=True, owner=user, seed=1)
+    with chromium_page() as page:
+        errors: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        grid_fetches: list[str] = []
+        page.on(
+            "request",
+            lambda req: (
+                grid_fetches.append(req.url) if req.url.split("?")[0].endswith("/images/") else None
+            ),
+        )
+        browser_login(page, live_server.url, "alice", "correct-horse-battery")
+        page.goto(live_server.url + "/images/")
+        assert page.locator("#gallery-results img[src*='/thumbnail']").count() == 1
+        assert page.inner_text("#gallery-fresh").strip() == ""
+
+        for seed in (2, 3):  # e.g. a script using the API
+            ImageFactory(stored=True, owner=user, seed=seed)
+        grid_fetches.clear()
+        page.wait_for_selector(
+            "#gallery-fresh .fresh-count:has-text('2 new images')", timeout=25_000
+        )
+        assert grid_fetches == []  # only the line was polled
+        assert page.locator("#gallery-results img[src*='/thumbnail']").count() == 1
+        page.click("#gallery-fresh a:has-text('Show')")
+        page.wait_for_selector("#gallery-results img[src*='/thumbnail'] >> nth=2")
+        assert page.locator("#gallery-results img[src*='/thumbnail']").count() == 3
+        assert page.inner_text("#gallery-fresh").strip() == ""
+    assert errors == []

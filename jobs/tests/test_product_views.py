@@ -248,3 +248,44 @@ def test_job_names_given_or_made_from_labels_or_category_show_in_history(client_
     assert response.status_code == 400
     assert "at most 120 characters" in response.content.decode()
     assert Job.objects.count() == 4
+
+
+def test_new_uploads_and_jobs_show_as_a_polled_n_new_line(client_user, user, other_user, images):
+    """The gallery and the history poll a small "N new" line, never the whole list."""
+    import re
+
+    gallery = client_user.get("/images/?q=a").content.decode()
+    poll = re.search(r'id="gallery-fresh"[^>]*hx-get="([^"]+)" hx-trigger="every 10s"', gallery)
+    assert poll, gallery
+    url = poll.group(1).replace("&amp;", "&")
+    assert "since=" in url
+    # Nothing new yet: an empty line that keeps polling.
+    line = client_user.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "new image" not in line and 'hx-trigger="every 10s"' in line
+
+    ImageFactory(owner=other_user)  # someone else's upload is not news to this user
+    ImageFactory.create_batch(2, owner=user)
+    line = client_user.get(
+        url,
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/images/?q=a&sort=name"},
+    ).content.decode()
+    assert '<span class="fresh-count">2 new images</span>' in line
+    assert 'href="/images/?q=a&amp;sort=name">Show</a>' in line  # the filters in effect
+    # The line it swaps in polls on from the same mark: still 2, not 0.
+    again = re.search(r'hx-get="([^"]+)"', line).group(1).replace("&amp;", "&")
+    assert again == url
+
+    history = client_user.get("/jobs/").content.decode()
+    poll = re.search(r'id="job-fresh"[^>]*hx-get="([^"]+)"', history)
+    assert poll, history
+    url = poll.group(1).replace("&amp;", "&")
+    assert "new job" not in client_user.get(url).content.decode()
+    make_job(user, images)
+    make_job(other_user, [ImageFactory(owner=other_user)])
+    line = client_user.get(url, headers={"HX-Current-URL": "http://evil.example/jobs/"})
+    assert '<span class="fresh-count">1 new job</span>' in line.content.decode()
+    assert 'href="/jobs/">Show</a>' in line.content.decode()  # another host: not followed
+
+    bad = client_user.get("/jobs/fresh/?since=yesterday")
+    assert bad.status_code == 400
+    assert "ISO 8601" in bad.content.decode()
