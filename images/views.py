@@ -68,9 +68,13 @@ def gallery(request: HttpRequest) -> HttpResponse:
         "prev_url": link(before=page.prev_cursor) if page.prev_cursor else None,
         "formats": [(key, name) for key, name in FORMAT_CHOICES.items()],
         "sorts": SORT_LABELS.items(),
-        **_fresh_context(request, since=selectors.image_newest_at(user=request.user), count=0),
     }
-    response = render(request, _template(request, "images/gallery.html", "results"), context)
+    template = _template(request, "images/gallery.html", "results")
+    if "#" not in template:  # the whole page: its "N new" line polls from the newest image
+        context.update(
+            _fresh_context(request, since=selectors.image_newest_at(user=request.user), count=0)
+        )
+    response = render(request, template, context)
     if request.htmx:  # type: ignore[attr-defined]
         # The address bar shows only the filters in effect, not every empty form field.
         cursor = {k: request.GET[k] for k in ("after", "before") if request.GET.get(k)}

@@ -208,7 +208,6 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "query": query.urlencode(),
-        **_fresh_context(request, since=selectors.job_newest_at(user=request.user), count=0),
     }
     if (
         request.htmx
@@ -220,6 +219,10 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
         clean = "&".join(part for part in (query.urlencode(), page_part) if part)
         response["HX-Push-Url"] = f"{request.path}?{clean}" if clean else request.path
         return response
+    # The whole page: its "N new" line polls from the newest job shown.
+    context.update(
+        _fresh_context(request, since=selectors.job_newest_at(user=request.user), count=0)
+    )
     return render(request, "jobs/list.html", context)
 
 
