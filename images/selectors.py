@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from classifier_site.core.errors import DomainError, NotFound
@@ -278,3 +278,14 @@ def _decode_cursor(token: str | None, sort: str) -> tuple[Any, uuid.UUID] | None
         return value, uuid.UUID(image_id)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         return None
+
+
+def image_newest_at(*, user) -> datetime | None:
+    """When ``user``'s newest image was added: the mark a "N new" poll counts from."""
+    return Image.objects.filter(owner=user).aggregate(newest=Max("created_at"))["newest"]
+
+
+def images_added_count(*, user, since: datetime | None) -> int:
+    """How many of ``user``'s images were added after ``since`` (all when None)."""
+    qs = Image.objects.filter(owner=user)
+    return (qs.filter(created_at__gt=since) if since else qs).count()

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.gallery, name="images-gallery"),
     path("upload/", views.upload, name="images-upload"),
     path("delete/", views.bulk_delete, name="images-bulk-delete"),
+    path("fresh/", views.gallery_fresh, name="images-fresh"),
     path("<uuid:image_id>/", views.detail, name="images-detail"),
     path("<uuid:image_id>/chip", views.image_chip, name="images-chip"),
     path("<uuid:image_id>/file", views.image_file, name="images-file"),

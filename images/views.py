@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from classifier_site.core.errors import NotFound, request_limit_error
+from classifier_site.core.http import fresh_url, since_param
 from images import selectors, services
 from images.files import image_file_response
 from images.forms import UploadForm
@@ -69,7 +70,12 @@ def gallery(request: HttpRequest) -> HttpResponse:
         "formats": [(key, name) for key, name in FORMAT_CHOICES.items()],
         "sorts": SORT_LABELS.items(),
     }
-    response = render(request, _template(request, "images/gallery.html", "results"), context)
+    template = _template(request, "images/gallery.html", "results")
+    if "#" not in template:  # the whole page: its "N new" line polls from the newest image
+        context.update(
+            _fresh_context(request, since=selectors.image_newest_at(user=request.user), count=0)
+        )
+    response = render(request, template, context)
     if request.htmx:  # type: ignore[attr-defined]
         # The address bar shows only the filters in effect, not every empty form field.
         cursor = {k: request.GET[k] for k in ("after", "before") if request.GET.get(k)}
@@ -96,6 +102,27 @@ def image_chip(request: HttpRequest, image_id) -> HttpResponse:
     busy = selectors.image_ids_busy(user=request.user, images=[image])
     context = {"image": image, "label": labels.get(image.pk), "busy": image.pk in busy}
     return render(request, "images/_chip.html", context)
+
+
+def _fresh_context(request: HttpRequest, *, since, count: int) -> dict:
+    poll = reverse("images-fresh")
+    return {
+        "fresh_id": "gallery-fresh",
+        "fresh_poll": f"{poll}?{urlencode({'since': since.isoformat()})}" if since else poll,
+        "fresh_count": count,
+        "fresh_noun": "image",
+        "fresh_show": fresh_url(request, page=reverse("images-gallery")),
+    }
+
+
+@login_required
+@require_GET
+def gallery_fresh(request: HttpRequest) -> HttpResponse:
+    """The gallery's "N new" line: uploads from another tab, a script or the API since
+    the page was drawn. Polled by the line itself; the grid is left alone."""
+    since = since_param(request)
+    count = selectors.images_added_count(user=request.user, since=since)
+    return render(request, "_fresh.html", _fresh_context(request, since=since, count=count))
 
 
 @login_required
@@ -128,6 +155,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 "accepted": ACCEPTED_TEXT,
                 "max_bytes": settings.IMAGE_MAX_BYTES,
                 "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+                "direct": services.storage_is_s3(),
                 "upload_error": _multipart_reason(exc),
             }
             return render(
@@ -158,6 +186,10 @@ def _upload(request: HttpRequest) -> HttpResponse:
         "accepted": ACCEPTED_TEXT,
         "max_bytes": settings.IMAGE_MAX_BYTES,
         "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+        # On S3 the page sends each file straight to the bucket (presigned POST, then
+        # finalize), sparing the web process the bytes; the server POST stays as the
+        # no-JavaScript path.
+        "direct": services.storage_is_s3(),
         "outcomes": None,
     }
     status = 200

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from inference.selectors import model_weights_status
-from jobs.models import JobStatus, JobType
+from jobs.models import NAME_MAX, JobStatus, JobType
 from jobs.selectors import JOB_SORTS
 
 
@@ -40,6 +40,13 @@ class ModelSelect(forms.Select):
 
 
 class JobSubmitForm(forms.Form):
+    name = forms.CharField(
+        required=False,
+        max_length=NAME_MAX,
+        label="Name (optional)",
+        help_text="Shown in your job history. Left blank, it is made from the category "
+        "or the labels.",
+    )
     job_type = forms.ChoiceField(
         choices=JobType.choices, initial=JobType.IMAGE_CLASSIFICATION, widget=forms.RadioSelect
     )

@@ -30,12 +30,18 @@ class JobSource(models.TextChoices):
     PREDICT = "predict", "Single-image prediction"
 
 
+NAME_MAX = 120
+
+
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
     )
     job_type = models.CharField(max_length=32, choices=JobType.choices)
+    # What people call the job in history; filled from the category or labels when left
+    # blank at submit (see services.job_default_name), blank only on jobs from before.
+    name = models.CharField(max_length=NAME_MAX, blank=True)
     source = models.CharField(max_length=16, choices=JobSource.choices, default=JobSource.BATCH)
     model_version = models.ForeignKey(
         "inference.ModelVersion", on_delete=models.PROTECT, related_name="jobs"
@@ -97,6 +103,10 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_job_type_display()} {self.id}"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or f"{self.get_job_type_display()} {str(self.id)[:8]}"
 
     @property
     def is_terminal(self) -> bool:

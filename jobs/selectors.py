@@ -7,10 +7,10 @@ import uuid
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Max, QuerySet
 from django.utils import timezone
 
 from classifier_site.core.errors import NotFound
@@ -267,3 +267,15 @@ class JobImageRelations:
             .order_by("-images", "top_label")[:limit]
         )
         return [(row["top_label"], row["images"]) for row in rows]
+
+
+def job_newest_at(*, user) -> datetime | None:
+    """When ``user``'s newest job in the history was submitted (predictions excluded)."""
+    return job_list(user=user).aggregate(newest=Max("created_at"))["newest"]
+
+
+def jobs_added_count(*, user, since: datetime | None) -> int:
+    """How many history jobs ``user`` submitted after ``since`` (all when None), from
+    any tab or script."""
+    qs = job_list(user=user)
+    return (qs.filter(created_at__gt=since) if since else qs).count()

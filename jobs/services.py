@@ -31,6 +31,7 @@ from inference.labels import LabelError, labels_clean
 from inference.models import ModelVersion
 from jobs.models import (
     ACTIVE_STATUSES,
+    NAME_MAX,
     SHARD_ACTIVE,
     TERMINAL_STATUSES,
     ItemStatus,
@@ -228,14 +229,31 @@ def _job_spec_validate(*, owner, request: JobRequest) -> JobSpec:
     )
 
 
+def job_default_name(*, spec: JobSpec) -> str:
+    """A name from what the job asks: the category, else the first labels, else the
+    model; with the image count, so two runs over different photos tell apart."""
+    count = f"{len(spec.images)} image{'s' if len(spec.images) != 1 else ''}"
+    if spec.category is not None:
+        what = spec.category.name
+    elif spec.labels:
+        what = ", ".join(spec.labels[:3]) + (
+            f" +{len(spec.labels) - 3}" if len(spec.labels) > 3 else ""
+        )
+    else:
+        what = spec.model_version.name
+    suffix = f" · {count}"
+    return what[: NAME_MAX - len(suffix)] + suffix
+
+
 def _job_create(
-    *, owner, spec: JobSpec, source: str, idempotency_key: str, fingerprint: str
+    *, owner, spec: JobSpec, source: str, idempotency_key: str, fingerprint: str, name: str
 ) -> Job:
     """Write the job, one row per image and its shards in one transaction; dispatch after
     commit, outside the request."""
     with transaction.atomic():
         job = Job.objects.create(
             owner=owner,
+            name=name,
             job_type=spec.job_type,
             source=source,
             model_version=spec.model_version,
@@ -292,6 +310,7 @@ def job_submit(
     model_version_id: int | None = None,
     idempotency_key: str = "",
     source: str = JobSource.BATCH,
+    name: str = "",
 ) -> SubmitResult:
     """Validate, write the job and its rows in one transaction, dispatch on commit.
 
@@ -315,9 +334,19 @@ def job_submit(
     if earlier is not None:
         return SubmitResult(earlier, created=False)
     spec = _job_spec_validate(owner=owner, request=request)
+    # The name is a label for people, not part of the request's meaning: it stays out of
+    # the Idempotency-Key fingerprint.
+    name = " ".join((name or "").split())
+    if len(name) > NAME_MAX:
+        raise DomainError(f"At most {NAME_MAX} characters.", field="name")
     try:
         job = _job_create(
-            owner=owner, spec=spec, source=source, idempotency_key=key, fingerprint=fingerprint
+            owner=owner,
+            spec=spec,
+            source=source,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            name=name or job_default_name(spec=spec),
         )
     except IntegrityError:
         # A concurrent request with the same key committed first: the unique constraint

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.job_list, name="job-list"),
     path("new/", views.job_new, name="job-new"),
     path("running/", views.job_running_badge, name="job-running-badge"),
+    path("fresh/", views.job_fresh, name="job-fresh"),
     path("<uuid:job_id>/", views.job_detail, name="job-detail"),
     path("<uuid:job_id>/row/", views.job_row, name="job-row"),
     path("<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,11 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from categories.selectors import category_list
 from classifier_site.core.errors import DomainError
-from classifier_site.core.http import HtmxHttpRequest
+from classifier_site.core.http import HtmxHttpRequest, fresh_url, since_param
 from images.selectors import ImageFilters, image_ids_owned, image_list
 from inference.models import ModelVersion
 from jobs import selectors, services
@@ -69,6 +71,7 @@ def job_new(request: HtmxHttpRequest) -> HttpResponse:
                     custom_labels=data["custom_labels"],
                     category_id=data["category"],
                     model_version_id=data["model_version"],
+                    name=data["name"],
                 )
             except DomainError as exc:
                 form.add_domain_error(exc.field, exc.message)
@@ -169,6 +172,27 @@ def job_export(request: HtmxHttpRequest, job_id, file_format: str) -> HttpRespon
     return export_response(job, file_format)
 
 
+def _fresh_context(request: HtmxHttpRequest, *, since, count: int) -> dict[str, Any]:
+    poll = reverse("job-fresh")
+    return {
+        "fresh_id": "job-fresh",
+        "fresh_poll": f"{poll}?{urlencode({'since': since.isoformat()})}" if since else poll,
+        "fresh_count": count,
+        "fresh_noun": "job",
+        "fresh_show": fresh_url(request, page=reverse("job-list")),
+    }
+
+
+@login_required
+@require_GET
+def job_fresh(request: HtmxHttpRequest) -> HttpResponse:
+    """History's "N new" line: jobs submitted from another tab or the API since the page
+    was drawn (running rows already refresh themselves). Polled by the line itself."""
+    since = since_param(request)
+    count = selectors.jobs_added_count(user=request.user, since=since)
+    return render(request, "_fresh.html", _fresh_context(request, since=since, count=count))
+
+
 @login_required
 @require_GET
 def job_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -180,7 +204,11 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     query.pop("page", None)
     for name in [name for name, value in query.items() if not value]:
         query.pop(name)  # empty form fields make no filter
-    context = {"form": form, "page": page, "query": query.urlencode()}
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+    }
     if (
         request.htmx
         and request.htmx.target == "job-table"
@@ -191,6 +219,10 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
         clean = "&".join(part for part in (query.urlencode(), page_part) if part)
         response["HX-Push-Url"] = f"{request.path}?{clean}" if clean else request.path
         return response
+    # The whole page: its "N new" line polls from the newest job shown.
+    context.update(
+        _fresh_context(request, since=selectors.job_newest_at(user=request.user), count=0)
+    )
     return render(request, "jobs/list.html", context)
 
 

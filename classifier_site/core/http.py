@@ -1,7 +1,16 @@
-"""Request type for views that read ``request.htmx`` (set by django-htmx's middleware)."""
+"""HTTP helpers every app shares: the request type of views that read ``request.htmx``
+(set by django-htmx's middleware), the client address behind trusted proxies, the
+request-body limit, and the query helpers of the "N new" polls."""
 
-from django.http import HttpRequest
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.dateparse import parse_datetime
 from django_htmx.middleware import HtmxDetails
+
+from classifier_site.core.errors import DomainError, error_body
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -16,8 +25,6 @@ def client_ip(request: HttpRequest) -> str:
     forge; anything further left was written by the client. 0 trusts no header. Same rule
     as DRF's ``NUM_PROXIES`` (set from the same setting), so throttles and lockouts agree.
     """
-    from django.conf import settings
-
     remote = request.META.get("REMOTE_ADDR", "")
     count = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
@@ -39,11 +46,6 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        from django.conf import settings
-        from django.http import HttpResponse, JsonResponse
-
-        from classifier_site.core.errors import error_body
-
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -66,3 +68,32 @@ class RequestBodyLimitMiddleware:
                 close = getattr(handler, "close_temporary_files", None)
                 if close is not None:
                     close()
+
+
+def since_param(request: HttpRequest) -> datetime | None:
+    """The ``since`` of a "N new" poll: the newest ``created_at`` the page was drawn with
+    (ISO 8601), or none when the page was empty. 400 on anything else."""
+    raw = request.GET.get("since", "")
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise DomainError(
+            "since: give the time as ISO 8601 with a time zone, e.g. 2026-01-31T12:00:00+00:00.",
+            field="since",
+        )
+    return value
+
+
+def fresh_url(request: HttpRequest, *, page: str) -> str:
+    """Where "Show" on a "N new" notice leads: the page as the person has it now (htmx
+    sends its address, filters included), else ``page`` bare. Only a local path is kept."""
+    current = getattr(request, "htmx", None) and request.htmx.current_url  # type: ignore[attr-defined]
+    if current:
+        parts = urlsplit(current)
+        if parts.netloc == request.get_host() and parts.path.startswith(page):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return page

@@ -22,3 +22,23 @@ _PATH = re.compile(r"(?:[A-Za-z]:\\|/)(?:[\w.\-]+[/\\])+[\w.\-]*")
 def hide_paths(text: str) -> str:
     """Worker errors can name files on the server; people see only where the problem is."""
     return _PATH.sub("[server file]", str(text or ""))
+
+
+@register.filter
+def job_counts(job) -> str:
+    """What happened to a job's images in words, e.g. "64 classified, 16 canceled".
+
+    The same words as the job page's cards; unknown, failed and canceled are named only
+    when there are some, so a cancel never reads as all done.
+    """
+    parts = [f"{job.classified} classified"]
+    if job.unknown:
+        parts.append(f"{job.unknown} unknown")
+    if job.failed:
+        parts.append(f"{job.failed} failed")
+    if job.canceled:
+        parts.append(f"{job.canceled} canceled")
+    waiting = job.total - job.processed - job.canceled
+    if waiting > 0 and not job.is_terminal:
+        parts.append(f"{waiting} to go")
+    return ", ".join(parts)

@@ -150,3 +150,142 @@ def test_upload_outcome_offers_classify_these(client_user):
     response = client_user.post("/images/upload/", {"files": files})
     assert response.status_code == 200
     assert "Classify these 2" in response.content.decode()
+
+
+def test_cancel_at_64_of_80_reads_64_classified_16_canceled_everywhere(client_user, user):
+    """Bug 6: a job canceled at 64/80 later read "Canceled" with 80/80 classified."""
+    from django.utils import timezone
+
+    from jobs.runs import _record
+
+    job = make_job(user, ImageFactory.create_batch(80, owner=user))
+    items = list(job.items.order_by("position"))
+
+    def results(batch):
+        # What a worker's batch writes, through the runner's own write path.
+        by_shard: dict[int, dict] = {}
+        for item in batch:
+            by_shard.setdefault(item.shard_id, {})[item.pk] = {
+                "status": ItemStatus.CLASSIFIED,
+                "top_label": "cat",
+                "top_score": 0.9,
+                "predictions": [{"label": "cat", "score": 0.9}],
+                "processing_ms": 1.0,
+                "from_cache": False,
+                "completed_at": timezone.now(),
+                "error": "",
+            }
+        return sum(_record(job, shard, rows) for shard, rows in by_shard.items())
+
+    type(job).objects.filter(pk=job.pk).update(status=JobStatus.PROCESSING)
+    assert results(items[:64]) == 64
+    services.job_cancel(job=job)
+    # A batch already in flight when the cancel came finishes later: it writes nothing.
+    assert results(items) == 0
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.classified, job.canceled) == ("canceled", 64, 64, 16)
+
+    page = client_user.get(f"/jobs/{job.id}/").content.decode()
+    assert "Canceled</span> 64 classified, 16 canceled." in page
+    assert "<h2>16</h2><p>canceled (never ran)</p>" in page
+    # Each of the 16 result rows says canceled, none reads pending.
+    assert page.count('class="item-canceled"') == 16
+    assert page.count('<span class="badge canceled">canceled</span>') == 16
+    assert '<span class="badge pending">' not in page
+    assert "80 / 80" not in page and "64 / 80" in page
+
+    history = client_user.get("/jobs/").content.decode()
+    row = history[history.index(f'id="job-row-{job.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "64 / 80" in row and "(16 canceled)" in row and "Canceled" in row
+
+    dashboard = client_user.get("/").content.decode()
+    assert "(16 canceled)" in dashboard
+
+    csv_rows = client_user.get(f"/jobs/{job.id}/export.csv").content.decode().splitlines()
+    assert sum(",canceled," in line for line in csv_rows) == 16
+    assert sum(",classified," in line for line in csv_rows) == 64
+
+
+def test_job_names_given_or_made_from_labels_or_category_show_in_history(client_user, user, images):
+    from categories.services import category_create
+    from jobs.models import Job
+
+    def submit(**fields):
+        data = {"image": [i.id for i in images[:2]], "top_k": "5", "confidence_threshold": "0"}
+        response = client_user.post("/jobs/new/", {**data, **fields})
+        assert response.status_code == 302, response.content.decode()[:2000]
+        return Job.objects.get(pk=response["Location"].split("/")[2])
+
+    named = submit(job_type="image_classification", name="  Holiday   sort ")
+    assert named.name == "Holiday sort"
+    labels = submit(job_type="custom_classification", custom_labels="cat\ndog\nbird\nfish")
+    assert labels.name == "cat, dog, bird +1 · 2 images"
+    pets = category_create(owner=user, name="Pets", labels=["cat", "dog"])
+    from_category = submit(job_type="custom_classification", category=str(pets.pk))
+    assert from_category.name == "Pets · 2 images"
+    imagenet = submit(job_type="image_classification")
+    assert imagenet.name == f"{imagenet.model_version.name} · 2 images"
+
+    page = client_user.get(f"/jobs/{named.id}/").content.decode()
+    assert '<h1><span id="job-name">Holiday sort</span>' in page
+    assert "<title>Holiday sort" in page
+    history = client_user.get("/jobs/").content.decode()
+    for job in (named, labels, from_category, imagenet):
+        assert f'<a class="job-name" href="/jobs/{job.id}/">{job.name}</a>' in history
+
+    # Too long: the form says so and nothing is created.
+    response = client_user.post(
+        "/jobs/new/",
+        {
+            "image": [images[0].id],
+            "job_type": "image_classification",
+            "top_k": "5",
+            "confidence_threshold": "0",
+            "name": "x" * 121,
+        },
+    )
+    assert response.status_code == 400
+    assert "at most 120 characters" in response.content.decode()
+    assert Job.objects.count() == 4
+
+
+def test_new_uploads_and_jobs_show_as_a_polled_n_new_line(client_user, user, other_user, images):
+    """The gallery and the history poll a small "N new" line, never the whole list."""
+    import re
+
+    gallery = client_user.get("/images/?q=a").content.decode()
+    poll = re.search(r'id="gallery-fresh"[^>]*hx-get="([^"]+)" hx-trigger="every 10s"', gallery)
+    assert poll, gallery
+    url = poll.group(1).replace("&amp;", "&")
+    assert "since=" in url
+    # Nothing new yet: an empty line that keeps polling.
+    line = client_user.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "new image" not in line and 'hx-trigger="every 10s"' in line
+
+    ImageFactory(owner=other_user)  # someone else's upload is not news to this user
+    ImageFactory.create_batch(2, owner=user)
+    line = client_user.get(
+        url,
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/images/?q=a&sort=name"},
+    ).content.decode()
+    assert '<span class="fresh-count">2 new images</span>' in line
+    assert 'href="/images/?q=a&amp;sort=name">Show</a>' in line  # the filters in effect
+    # The line it swaps in polls on from the same mark: still 2, not 0.
+    again = re.search(r'hx-get="([^"]+)"', line).group(1).replace("&amp;", "&")
+    assert again == url
+
+    history = client_user.get("/jobs/").content.decode()
+    poll = re.search(r'id="job-fresh"[^>]*hx-get="([^"]+)"', history)
+    assert poll, history
+    url = poll.group(1).replace("&amp;", "&")
+    assert "new job" not in client_user.get(url).content.decode()
+    make_job(user, images)
+    make_job(other_user, [ImageFactory(owner=other_user)])
+    line = client_user.get(url, headers={"HX-Current-URL": "http://evil.example/jobs/"})
+    assert '<span class="fresh-count">1 new job</span>' in line.content.decode()
+    assert 'href="/jobs/">Show</a>' in line.content.decode()  # another host: not followed
+
+    bad = client_user.get("/jobs/fresh/?since=yesterday")
+    assert bad.status_code == 400
+    assert "ISO 8601" in bad.content.decode()

@@ -79,8 +79,9 @@ def test_history_list_filters_and_no_n_plus_one(
         make_job(user, images[:1])
     done = make_job(user, images)
     services.job_run(job_id=done.id)
-    # session, user, count, page of jobs (+ model versions joined), nav badge
-    with django_assert_num_queries(5):
+    # session, user, count, page of jobs (+ model versions joined), nav badge, and the
+    # newest job's time the "N new" line polls from
+    with django_assert_num_queries(6):
         response = client_user.get("/jobs/")
     assert response.context["page"].paginator.count == 6
     response = client_user.get("/jobs/?status=completed&sort=-size")
