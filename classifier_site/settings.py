@@ -429,8 +429,9 @@ if not DEBUG and not EMBEDDED:
 
 # Content-Security-Policy (django-csp): this origin only, no inline script or style (the
 # templates keep none: behaviour is in static/js, bar widths set through the DOM). Stored
-# images on S3 are shown through a redirect to a presigned URL, so the bucket's origin is
-# allowed for images. Responses that set their own policy keep it (stored files).
+# images on S3 are shown through a redirect to a presigned URL, and the upload page sends
+# files straight to the bucket (presigned POST), so the bucket's origin is allowed for
+# images and for connections. Responses that set their own policy keep it (stored files).
 _image_origins: list[str] = []
 if S3_BUCKET:
     _image_origins = (
@@ -447,7 +448,7 @@ CONTENT_SECURITY_POLICY = {
         "script-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:", *_image_origins],
-        "connect-src": ["'self'"],
+        "connect-src": ["'self'", *_image_origins],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
