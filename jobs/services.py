@@ -13,10 +13,10 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -26,6 +26,7 @@ from categories.models import Category
 from classifier_site.core.errors import Conflict, DomainError
 from images import services as image_services
 from images.models import Image
+from images.selectors import ImageFilters, image_list
 from inference import services as inference
 from inference.labels import LabelError, labels_clean
 from inference.models import ModelVersion
@@ -92,13 +93,54 @@ def _parse_ids(image_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
     return ids
 
 
-def _owned_images(*, owner, image_ids: Iterable[uuid.UUID | str]) -> list[Image]:
-    ids = _parse_ids(image_ids)
-    if not ids:
-        raise DomainError("Choose at least one image.", field="image_ids")
-    if len(ids) > settings.JOB_MAX_IMAGES:
-        raise DomainError(f"At most {settings.JOB_MAX_IMAGES} images per job.", field="image_ids")
-    found = {img.id: img for img in Image.objects.filter(owner=owner, id__in=ids)}
+# What a job's rows are written from: reading only these keeps a 10 000-image selection
+# cheap (no thumbnails, metadata or user-label join).
+SELECTION_FIELDS = ("id", "owner_id", "sha256", "original_filename", "file")
+
+
+def _owned_images(
+    *,
+    owner,
+    image_ids: Iterable[uuid.UUID | str] = (),
+    selection: ImageFilters | None = None,
+    annotate: dict[str, Any] | None = None,
+) -> list[Image]:
+    """The images a job is for, in one query joined on the owner.
+
+    ``selection`` (the gallery's "all matching" filters) is read as a query, so no id list
+    travels to the database; otherwise ``image_ids`` in the order given. ``annotate``
+    adds per-image columns to that same read (preview: the stored vector, the last result)
+    and then returns named rows with the same attribute names instead of Image instances.
+    """
+    ids: list[uuid.UUID] = []
+    if selection is not None:
+        qs = image_list(user=owner, filters=selection).select_related(None)
+    else:
+        ids = _parse_ids(image_ids)
+        if not ids:
+            raise DomainError("Choose at least one image.", field="image_ids")
+        if len(ids) > settings.JOB_MAX_IMAGES:
+            raise DomainError(
+                f"At most {settings.JOB_MAX_IMAGES} images per job.", field="image_ids"
+            )
+        qs = Image.objects.filter(owner=owner, id__in=ids)
+    qs = qs.only(*SELECTION_FIELDS)
+    if annotate:
+        # Named rows, not model instances: building 10 000 instances cost as much as the
+        # read itself, and a preview writes nothing.
+        qs = qs.annotate(**annotate).values_list(  # type: ignore[assignment]
+            *SELECTION_FIELDS, *annotate, named=True
+        )
+    if selection is not None:
+        images = list(qs[: settings.JOB_MAX_IMAGES + 1])
+        if not images:
+            raise DomainError("No image matches this selection.", field="image_ids")
+        if len(images) > settings.JOB_MAX_IMAGES:
+            raise DomainError(
+                f"At most {settings.JOB_MAX_IMAGES} images per job.", field="image_ids"
+            )
+        return images
+    found = {img.id: img for img in qs}
     # Another user's image is reported exactly like one that does not exist.
     missing = [str(i) for i in ids if i not in found]
     if missing:
@@ -190,6 +232,7 @@ class JobRequest:
     custom_labels: Sequence[str] | str | None = None
     category_id: int | None = None
     model_version_id: int | None = None
+    selection: ImageFilters | None = None  # "all matching" these filters, instead of ids
 
     def fingerprint(self) -> str:
         """Equal for equal requests (image order aside): binds an Idempotency-Key."""
@@ -201,12 +244,21 @@ class JobRequest:
             self.custom_labels,
             self.category_id,
             self.model_version_id,
+            self.selection.to_params() if self.selection is not None else None,
         )
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def _job_spec_validate(*, owner, request: JobRequest) -> JobSpec:
-    """Check a request field by field; raises DomainError naming the first bad field."""
+def _job_spec_validate(
+    *,
+    owner,
+    request: JobRequest,
+    annotate: Callable[[ModelVersion], dict[str, Any]] | None = None,
+) -> JobSpec:
+    """Check a request field by field; raises DomainError naming the first bad field.
+
+    ``annotate(model_version)`` names per-image columns read with the images (preview).
+    """
     job_type = request.job_type
     if job_type not in JobType.values:
         raise DomainError(f"Must be one of: {', '.join(JobType.values)}.", field="job_type")
@@ -217,14 +269,20 @@ def _job_spec_validate(*, owner, request: JobRequest) -> JobSpec:
         labels=request.custom_labels,
         category_id=request.category_id,
     )
+    model_version = _resolve_model(job_type, request.model_version_id)
     return JobSpec(
         job_type=job_type,
-        model_version=_resolve_model(job_type, request.model_version_id),
+        model_version=model_version,
         category=category,
         labels=labels,
         top_k=top_k,
         confidence_threshold=threshold,
-        images=_owned_images(owner=owner, image_ids=request.image_ids),
+        images=_owned_images(
+            owner=owner,
+            image_ids=request.image_ids,
+            selection=request.selection,
+            annotate=annotate(model_version) if annotate else None,
+        ),
     )
 
 
@@ -292,6 +350,7 @@ def job_submit(
     model_version_id: int | None = None,
     idempotency_key: str = "",
     source: str = JobSource.BATCH,
+    selection: ImageFilters | None = None,
 ) -> SubmitResult:
     """Validate, write the job and its rows in one transaction, dispatch on commit.
 
@@ -306,6 +365,7 @@ def job_submit(
         custom_labels=custom_labels,
         category_id=category_id,
         model_version_id=model_version_id,
+        selection=selection,
     )
     key = (idempotency_key or "").strip()
     if len(key) > 255:

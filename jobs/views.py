@@ -43,6 +43,12 @@ def _selection(request: HtmxHttpRequest, params) -> tuple[list, dict[str, str]]:
     }
 
 
+def _filters_if_all(params) -> ImageFilters | None:
+    """For "all matching": the filters themselves, so the submit reads the images with one
+    query instead of sending back a list of up to 10 000 ids."""
+    return ImageFilters.from_params(params) if params.get("all") == "1" else None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def job_new(request: HtmxHttpRequest) -> HttpResponse:
@@ -69,6 +75,7 @@ def job_new(request: HtmxHttpRequest) -> HttpResponse:
                     custom_labels=data["custom_labels"],
                     category_id=data["category"],
                     model_version_id=data["model_version"],
+                    selection=_filters_if_all(params),
                 )
             except DomainError as exc:
                 form.add_domain_error(exc.field, exc.message)
