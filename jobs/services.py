@@ -30,6 +30,7 @@ from images.selectors import ImageFilters, image_list
 from inference import services as inference
 from inference.labels import LabelError, labels_clean
 from inference.models import ModelVersion
+from jobs.label_checks import LabelWarning, labels_check
 from jobs.models import (
     ACTIVE_STATUSES,
     SHARD_ACTIVE,
@@ -77,6 +78,7 @@ MODEL_KIND = {
 class SubmitResult:
     job: Job
     created: bool  # False when an Idempotency-Key matched an earlier job
+    warnings: tuple[LabelWarning, ...] = ()  # label-set checks; the job runs regardless
 
 
 def _parse_ids(image_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
@@ -286,6 +288,33 @@ def _job_spec_validate(
     )
 
 
+def _labels_warnings(*, request: JobRequest, spec: JobSpec) -> list[LabelWarning]:
+    return labels_check(
+        job_type=spec.job_type,
+        model_version=spec.model_version,
+        asked=request.custom_labels,
+        labels=spec.labels,
+    )
+
+
+def job_labels_check(*, owner, request: JobRequest) -> list[LabelWarning]:
+    """The label-set warnings a submit would return, without reading the images (the job
+    form shows them before starting; raises the same DomainErrors as a submit would for
+    the labels, category or model)."""
+    labels, _ = _resolve_labels(
+        owner=owner,
+        job_type=request.job_type,
+        labels=request.custom_labels,
+        category_id=request.category_id,
+    )
+    return labels_check(
+        job_type=request.job_type,
+        model_version=_resolve_model(request.job_type, request.model_version_id),
+        asked=request.custom_labels,
+        labels=labels,
+    )
+
+
 def _job_create(
     *, owner, spec: JobSpec, source: str, idempotency_key: str, fingerprint: str
 ) -> Job:
@@ -375,6 +404,7 @@ def job_submit(
     if earlier is not None:
         return SubmitResult(earlier, created=False)
     spec = _job_spec_validate(owner=owner, request=request)
+    warnings = _labels_warnings(request=request, spec=spec)
     try:
         job = _job_create(
             owner=owner, spec=spec, source=source, idempotency_key=key, fingerprint=fingerprint
@@ -392,7 +422,7 @@ def job_submit(
             "Submit again.",
             field="image_ids",
         ) from None
-    return SubmitResult(job, created=True)
+    return SubmitResult(job, created=True, warnings=tuple(warnings))
 
 
 # --- user actions ------------------------------------------------------------------------
