@@ -514,3 +514,17 @@ def predict_submit(*, owner, fileobj: BinaryIO, filename: str) -> Job:
         top_k=5,
         source=JobSource.PREDICT,
     ).job
+
+
+def images_auto_classify(*, owner, image_ids: list[uuid.UUID]) -> Job | None:
+    """After an upload: a default-ImageNet job over the new photos, when the owner turned
+    auto-classify on. Never fails the upload: a model that is not installed is logged."""
+    if not getattr(owner, "auto_classify", False) or not image_ids:
+        return None
+    try:
+        return job_submit(
+            owner=owner, job_type=JobType.IMAGE_CLASSIFICATION, image_ids=image_ids
+        ).job
+    except DomainError as exc:
+        logger.warning("auto-classify skipped for %s image(s): %s", len(image_ids), exc.message)
+        return None

@@ -24,3 +24,8 @@ def demo_user_ensure(*, username: str = "demo", password: str = "demo-password")
         return False
     User.objects.create_user(username=username, password=password, email="")
     return True
+
+
+def account_settings_update(*, user: User, auto_classify: bool) -> None:
+    user.auto_classify = auto_classify
+    user.save(update_fields=["auto_classify"])
