@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-Callback = Callable[..., None]  # (*, owner, image_ids: list[uuid.UUID]) -> None
+Callback = Callable[..., object]  # (*, owner, image_ids: list[uuid.UUID]); result unused
 _callbacks: list[Callback] = []
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from django.db.models import Case, CharField, F, OuterRef, Subquery, Value, When
@@ -124,7 +125,9 @@ def job_preview(*, owner, request: JobRequest) -> Preview:
         if preview.labels_pending or version.logit_scale is None:
             preview.labels_pending = preview.labels_pending or list(spec.labels)
             vectors.labels_encode_request(model_version=version, labels=preview.labels_pending)
-    embedded = [image for image in spec.images if image.stored_vector is not None]
+    # Named rows with the annotated columns (see _owned_images), not Image instances.
+    rows: list[Any] = list(spec.images)
+    embedded = [row for row in rows if row.stored_vector is not None]
     preview.embedded, preview.missing = len(embedded), preview.total - len(embedded)
     if not embedded or not preview.ready:
         preview.elapsed_ms = (time.perf_counter() - started) * 1000
