@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:category_id>/edit/", views.category_edit, name="category-edit"),
     path("<int:category_id>/duplicate/", views.category_duplicate, name="category-duplicate"),
     path("<int:category_id>/delete/", views.category_delete, name="category-delete"),
+    path("<int:category_id>/examples/", views.category_examples_add, name="category-examples-add"),
 ]
 api_urlpatterns = [
     path("categories", api.CategoryListCreateApi.as_view(), name="api-categories"),

@@ -8,10 +8,11 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from categories import selectors, services
+from categories import examples, selectors, services
 from categories.forms import CategoryForm
 from classifier_site.core.errors import DomainError
 from classifier_site.core.http import HtmxHttpRequest
+from inference import services as inference
 
 
 @login_required
@@ -46,7 +47,36 @@ def _form_page(request: HtmxHttpRequest, *, category=None) -> HttpResponse:
         )
     else:
         form = CategoryForm()
-    return render(request, "categories/form.html", {"form": form, "category": category})
+    context = {"form": form, "category": category, "taught": _taught(category)}
+    return render(request, "categories/form.html", context)
+
+
+def _taught(category) -> examples.ExampleModel | None:
+    """Examples per label and how separable they are, in the active CLIP model's space."""
+    if category is None:
+        return None
+    try:
+        version = inference.model_version_active(kind="zero_shot")
+    except inference.ModelUnavailable:
+        return None
+    return examples.examples_fit(category=category, model_version=version)
+
+
+@login_required
+@require_POST
+def category_examples_add(request: HtmxHttpRequest, category_id: int) -> HttpResponse:
+    category = selectors.category_get(user=request.user, category_id=category_id)
+    try:
+        added = examples.category_examples_add(
+            category=category,
+            label=request.POST.get("label", ""),
+            image_ids=request.POST.getlist("image"),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{added} example(s) of “{request.POST['label']}” added.")
+    return redirect("category-edit", category_id=category.pk)
 
 
 @login_required

@@ -28,6 +28,7 @@ from PIL import Image as PILImage
 
 from classifier_site.core.errors import Conflict, DomainError, NotFound
 from images import intake
+from images.after_upload import after_upload
 from images.intake import ImageRejected, sanitize_filename
 from images.models import Image, StagedUpload
 from images.relations import relations
@@ -275,6 +276,11 @@ def images_ingest_many(*, owner, files: Iterable[tuple[IO[bytes], str]]) -> list
                     image=result.image,
                 )
             )
+    # Duplicates were there before: only new photos are handed on (auto-classify).
+    after_upload(
+        owner=owner,
+        image_ids=[o.image.pk for o in outcomes if o.outcome == "stored" and o.image is not None],
+    )
     return outcomes
 
 

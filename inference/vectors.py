@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 
 from inference.backends.scoring import scores_top_k
 from inference.models import ImageEmbedding, ModelVersion, QueryEmbedding, TextEmbedding
@@ -51,6 +52,21 @@ def image_vectors_stored(
         ).values_list("content_hash", "vector")
         found.update((h, _from_bytes(v)) for h, v in rows)
     return found
+
+
+def image_vector_column(*, model_version: ModelVersion, content_hash: str = "sha256") -> Subquery:
+    """The stored vector as a column of a query whose rows have a ``content_hash`` field:
+    read together with the images (one query, no list of hashes sent); NULL when absent.
+    Decode with ``vector_from_bytes``."""
+    return Subquery(
+        ImageEmbedding.objects.filter(
+            model_version=model_version, content_hash=OuterRef(content_hash)
+        ).values("vector")[:1]
+    )
+
+
+def vector_from_bytes(raw: bytes | memoryview) -> np.ndarray:
+    return _from_bytes(raw)
 
 
 def template_set(model_version: ModelVersion) -> str:

@@ -76,10 +76,21 @@ class SubmitInputSerializer(serializers.Serializer):
         return attrs
 
 
+class LabelWarningSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["near_duplicate", "empty_label", "not_imagenet"])
+    message = serializers.CharField()
+    labels = serializers.ListField(child=serializers.CharField())
+
+
 class SubmitOutputSerializer(serializers.Serializer):
     job_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=JobStatus.choices)
     message = serializers.CharField()
+    warnings = LabelWarningSerializer(
+        many=True,
+        help_text="Label-set checks (near-duplicate, empty or non-ImageNet labels). The job "
+        "was created regardless; fix the labels and submit again if they were a mistake.",
+    )
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -246,6 +257,7 @@ class SubmitApi(APIView):
             "job_id": result.job.id,
             "status": result.job.status,
             "message": "Job submitted successfully" if result.created else "Job already submitted",
+            "warnings": [w.as_dict() for w in result.warnings],
         }
         return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
 

@@ -17,7 +17,7 @@ from jobs import compare, preview, selectors, thresholds
 from jobs.forms import JobSubmitForm
 from jobs.models import TERMINAL_STATUSES, Job, JobSource
 from jobs.services import JobRequest
-from jobs.views import _selection
+from jobs.views import _filters_if_all, _selection
 
 COMPARE_CHOICES = 200  # newest finished jobs offered in the pickers
 
@@ -47,6 +47,7 @@ def job_preview(request: HtmxHttpRequest) -> HttpResponse:
                     custom_labels=data["custom_labels"],
                     category_id=data["category"],
                     model_version_id=data["model_version"],
+                    selection=_filters_if_all(params),
                 ),
             )
         except DomainError as exc:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from django.db.models import F
+from django.db.models import Case, CharField, F, OuterRef, Subquery, Value, When
 
 from inference import vectors
 from inference.models import ModelVersion
@@ -78,10 +79,43 @@ def latest_labels(*, owner, image_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     }
 
 
+def latest_label_column(*, owner) -> Subquery:
+    """``latest_labels`` as a column of an Image query (the newest finished result's label,
+    "unknown" under its threshold; NULL when never classified), served by the
+    (image, -completed_at) index."""
+    return Subquery(
+        JobImage.objects.filter(
+            image_id=OuterRef("pk"),
+            job__owner=owner,
+            status__in=(ItemStatus.CLASSIFIED, ItemStatus.UNKNOWN),
+        )
+        .order_by(F("completed_at").desc(nulls_last=True), "-id")
+        .annotate(
+            shown=Case(
+                When(status=ItemStatus.UNKNOWN, then=Value("unknown")),
+                default=F("top_label"),
+                output_field=CharField(),
+            )
+        )
+        .values("shown")[:1]
+    )
+
+
 def job_preview(*, owner, request: JobRequest) -> Preview:
-    """Validate like a submit (same errors), then score from what is stored."""
+    """Validate like a submit (same errors), then score from what is stored.
+
+    The images, their stored vectors and their last labels come in one query joined on the
+    owner (no id or hash lists sent back and forth): at 10 000 images that was the cost.
+    """
     started = time.perf_counter()
-    spec = _job_spec_validate(owner=owner, request=request)
+    spec = _job_spec_validate(
+        owner=owner,
+        request=request,
+        annotate=lambda version: {
+            "stored_vector": vectors.image_vector_column(model_version=version),
+            "before_label": latest_label_column(owner=owner),
+        },
+    )
     preview = Preview(spec=spec, total=len(spec.images))
     version = spec.model_version
     label_vectors = None
@@ -91,28 +125,26 @@ def job_preview(*, owner, request: JobRequest) -> Preview:
         if preview.labels_pending or version.logit_scale is None:
             preview.labels_pending = preview.labels_pending or list(spec.labels)
             vectors.labels_encode_request(model_version=version, labels=preview.labels_pending)
-    stored = vectors.image_vectors_stored(
-        model_version=version, content_hashes=[i.sha256 for i in spec.images]
-    )
-    embedded = [image for image in spec.images if image.sha256 in stored]
+    # Named rows with the annotated columns (see _owned_images), not Image instances.
+    rows: list[Any] = list(spec.images)
+    embedded = [row for row in rows if row.stored_vector is not None]
     preview.embedded, preview.missing = len(embedded), preview.total - len(embedded)
     if not embedded or not preview.ready:
         preview.elapsed_ms = (time.perf_counter() - started) * 1000
         return preview
     scored = vectors.scores_from_vectors(
         model_version=version,
-        vectors=np.stack([stored[image.sha256] for image in embedded]),
+        vectors=np.stack([vectors.vector_from_bytes(image.stored_vector) for image in embedded]),
         label_vectors=label_vectors,
         labels=spec.labels,
         top_k=1,
     )
-    before = latest_labels(owner=owner, image_ids=[image.id for image in embedded])
     best_index = scored.indices[:, 0].tolist()
     best_score = scored.scores[:, 0].tolist()
     for image, index, score in zip(embedded, best_index, best_score, strict=True):
         after = scored.labels[index] if score >= spec.confidence_threshold else "unknown"
         preview.after_counts[after] = preview.after_counts.get(after, 0) + 1
-        previous = before.get(image.id)
+        previous = image.before_label
         if previous is None:
             preview.first_result += 1
         elif previous == after:

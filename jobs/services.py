@@ -13,10 +13,10 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -26,9 +26,11 @@ from categories.models import Category
 from classifier_site.core.errors import Conflict, DomainError
 from images import services as image_services
 from images.models import Image
+from images.selectors import ImageFilters, image_list
 from inference import services as inference
 from inference.labels import LabelError, labels_clean
 from inference.models import ModelVersion
+from jobs.label_checks import LabelWarning, labels_check
 from jobs.models import (
     ACTIVE_STATUSES,
     NAME_MAX,
@@ -77,6 +79,7 @@ MODEL_KIND = {
 class SubmitResult:
     job: Job
     created: bool  # False when an Idempotency-Key matched an earlier job
+    warnings: tuple[LabelWarning, ...] = ()  # label-set checks; the job runs regardless
 
 
 def _parse_ids(image_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
@@ -93,13 +96,54 @@ def _parse_ids(image_ids: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
     return ids
 
 
-def _owned_images(*, owner, image_ids: Iterable[uuid.UUID | str]) -> list[Image]:
-    ids = _parse_ids(image_ids)
-    if not ids:
-        raise DomainError("Choose at least one image.", field="image_ids")
-    if len(ids) > settings.JOB_MAX_IMAGES:
-        raise DomainError(f"At most {settings.JOB_MAX_IMAGES} images per job.", field="image_ids")
-    found = {img.id: img for img in Image.objects.filter(owner=owner, id__in=ids)}
+# What a job's rows are written from: reading only these keeps a 10 000-image selection
+# cheap (no thumbnails, metadata or user-label join).
+SELECTION_FIELDS = ("id", "owner_id", "sha256", "original_filename", "file")
+
+
+def _owned_images(
+    *,
+    owner,
+    image_ids: Iterable[uuid.UUID | str] = (),
+    selection: ImageFilters | None = None,
+    annotate: dict[str, Any] | None = None,
+) -> list[Image]:
+    """The images a job is for, in one query joined on the owner.
+
+    ``selection`` (the gallery's "all matching" filters) is read as a query, so no id list
+    travels to the database; otherwise ``image_ids`` in the order given. ``annotate``
+    adds per-image columns to that same read (preview: the stored vector, the last result)
+    and then returns named rows with the same attribute names instead of Image instances.
+    """
+    ids: list[uuid.UUID] = []
+    if selection is not None:
+        qs = image_list(user=owner, filters=selection).select_related(None)
+    else:
+        ids = _parse_ids(image_ids)
+        if not ids:
+            raise DomainError("Choose at least one image.", field="image_ids")
+        if len(ids) > settings.JOB_MAX_IMAGES:
+            raise DomainError(
+                f"At most {settings.JOB_MAX_IMAGES} images per job.", field="image_ids"
+            )
+        qs = Image.objects.filter(owner=owner, id__in=ids)
+    qs = qs.only(*SELECTION_FIELDS)
+    if annotate:
+        # Named rows, not model instances: building 10 000 instances cost as much as the
+        # read itself, and a preview writes nothing.
+        qs = qs.annotate(**annotate).values_list(  # type: ignore[assignment]
+            *SELECTION_FIELDS, *annotate, named=True
+        )
+    if selection is not None:
+        images = list(qs[: settings.JOB_MAX_IMAGES + 1])
+        if not images:
+            raise DomainError("No image matches this selection.", field="image_ids")
+        if len(images) > settings.JOB_MAX_IMAGES:
+            raise DomainError(
+                f"At most {settings.JOB_MAX_IMAGES} images per job.", field="image_ids"
+            )
+        return images
+    found = {img.id: img for img in qs}
     # Another user's image is reported exactly like one that does not exist.
     missing = [str(i) for i in ids if i not in found]
     if missing:
@@ -191,6 +235,7 @@ class JobRequest:
     custom_labels: Sequence[str] | str | None = None
     category_id: int | None = None
     model_version_id: int | None = None
+    selection: ImageFilters | None = None  # "all matching" these filters, instead of ids
 
     def fingerprint(self) -> str:
         """Equal for equal requests (image order aside): binds an Idempotency-Key."""
@@ -202,12 +247,21 @@ class JobRequest:
             self.custom_labels,
             self.category_id,
             self.model_version_id,
+            self.selection.to_params() if self.selection is not None else None,
         )
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def _job_spec_validate(*, owner, request: JobRequest) -> JobSpec:
-    """Check a request field by field; raises DomainError naming the first bad field."""
+def _job_spec_validate(
+    *,
+    owner,
+    request: JobRequest,
+    annotate: Callable[[ModelVersion], dict[str, Any]] | None = None,
+) -> JobSpec:
+    """Check a request field by field; raises DomainError naming the first bad field.
+
+    ``annotate(model_version)`` names per-image columns read with the images (preview).
+    """
     job_type = request.job_type
     if job_type not in JobType.values:
         raise DomainError(f"Must be one of: {', '.join(JobType.values)}.", field="job_type")
@@ -218,14 +272,47 @@ def _job_spec_validate(*, owner, request: JobRequest) -> JobSpec:
         labels=request.custom_labels,
         category_id=request.category_id,
     )
+    model_version = _resolve_model(job_type, request.model_version_id)
     return JobSpec(
         job_type=job_type,
-        model_version=_resolve_model(job_type, request.model_version_id),
+        model_version=model_version,
         category=category,
         labels=labels,
         top_k=top_k,
         confidence_threshold=threshold,
-        images=_owned_images(owner=owner, image_ids=request.image_ids),
+        images=_owned_images(
+            owner=owner,
+            image_ids=request.image_ids,
+            selection=request.selection,
+            annotate=annotate(model_version) if annotate else None,
+        ),
+    )
+
+
+def _labels_warnings(*, request: JobRequest, spec: JobSpec) -> list[LabelWarning]:
+    return labels_check(
+        job_type=spec.job_type,
+        model_version=spec.model_version,
+        asked=request.custom_labels,
+        labels=spec.labels,
+    )
+
+
+def job_labels_check(*, owner, request: JobRequest) -> list[LabelWarning]:
+    """The label-set warnings a submit would return, without reading the images (the job
+    form shows them before starting; raises the same DomainErrors as a submit would for
+    the labels, category or model)."""
+    labels, _ = _resolve_labels(
+        owner=owner,
+        job_type=request.job_type,
+        labels=request.custom_labels,
+        category_id=request.category_id,
+    )
+    return labels_check(
+        job_type=request.job_type,
+        model_version=_resolve_model(request.job_type, request.model_version_id),
+        asked=request.custom_labels,
+        labels=labels,
     )
 
 
@@ -311,6 +398,7 @@ def job_submit(
     idempotency_key: str = "",
     source: str = JobSource.BATCH,
     name: str = "",
+    selection: ImageFilters | None = None,
 ) -> SubmitResult:
     """Validate, write the job and its rows in one transaction, dispatch on commit.
 
@@ -325,6 +413,7 @@ def job_submit(
         custom_labels=custom_labels,
         category_id=category_id,
         model_version_id=model_version_id,
+        selection=selection,
     )
     key = (idempotency_key or "").strip()
     if len(key) > 255:
@@ -339,6 +428,7 @@ def job_submit(
     name = " ".join((name or "").split())
     if len(name) > NAME_MAX:
         raise DomainError(f"At most {NAME_MAX} characters.", field="name")
+    warnings = _labels_warnings(request=request, spec=spec)
     try:
         job = _job_create(
             owner=owner,
@@ -361,7 +451,7 @@ def job_submit(
             "Submit again.",
             field="image_ids",
         ) from None
-    return SubmitResult(job, created=True)
+    return SubmitResult(job, created=True, warnings=tuple(warnings))
 
 
 # --- user actions ------------------------------------------------------------------------
@@ -453,3 +543,17 @@ def predict_submit(*, owner, fileobj: BinaryIO, filename: str) -> Job:
         top_k=5,
         source=JobSource.PREDICT,
     ).job
+
+
+def images_auto_classify(*, owner, image_ids: list[uuid.UUID]) -> Job | None:
+    """After an upload: a default-ImageNet job over the new photos, when the owner turned
+    auto-classify on. Never fails the upload: a model that is not installed is logged."""
+    if not getattr(owner, "auto_classify", False) or not image_ids:
+        return None
+    try:
+        return job_submit(
+            owner=owner, job_type=JobType.IMAGE_CLASSIFICATION, image_ids=image_ids
+        ).job
+    except DomainError as exc:
+        logger.warning("auto-classify skipped for %s image(s): %s", len(image_ids), exc.message)
+        return None

@@ -45,12 +45,19 @@ def _selection(request: HtmxHttpRequest, params) -> tuple[list, dict[str, str]]:
     }
 
 
+def _filters_if_all(params) -> ImageFilters | None:
+    """For "all matching": the filters themselves, so the submit reads the images with one
+    query instead of sending back a list of up to 10 000 ids."""
+    return ImageFilters.from_params(params) if params.get("all") == "1" else None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def job_new(request: HtmxHttpRequest) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     image_ids, carried = _selection(request, params)
     missing = int(carried.pop("missing", "0") or 0)
+    warnings: list = []
     form_kwargs: dict[str, Any] = {
         "categories": category_list(user=request.user),
         "model_versions": ModelVersion.objects.order_by("kind", "name"),
@@ -62,22 +69,41 @@ def job_new(request: HtmxHttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                result = services.job_submit(
-                    owner=request.user,
-                    job_type=data["job_type"],
-                    image_ids=image_ids,
-                    top_k=data["top_k"],
-                    confidence_threshold=data["confidence_threshold"],
-                    custom_labels=data["custom_labels"],
-                    category_id=data["category"],
-                    model_version_id=data["model_version"],
-                    name=data["name"],
+                # Warnings first (cheap: no image read); "Start anyway" dismisses them.
+                if request.POST.get("dismiss_warnings") != "1":
+                    warnings = services.job_labels_check(
+                        owner=request.user,
+                        request=services.JobRequest(
+                            job_type=data["job_type"],
+                            image_ids=[],
+                            custom_labels=data["custom_labels"],
+                            category_id=data["category"],
+                            model_version_id=data["model_version"],
+                        ),
+                    )
+                result = (
+                    None
+                    if warnings
+                    else services.job_submit(
+                        owner=request.user,
+                        job_type=data["job_type"],
+                        image_ids=image_ids,
+                        top_k=data["top_k"],
+                        confidence_threshold=data["confidence_threshold"],
+                        custom_labels=data["custom_labels"],
+                        category_id=data["category"],
+                        model_version_id=data["model_version"],
+                        selection=_filters_if_all(params),
+                        name=data["name"],
+                    )
                 )
             except DomainError as exc:
                 form.add_domain_error(exc.field, exc.message)
             else:
-                messages.success(request, f"Job submitted for {result.job.total} image(s).")
-                return redirect("job-detail", job_id=result.job.id)
+                # With warnings nothing is stored yet: the form shows them below.
+                if result is not None:
+                    messages.success(request, f"Job submitted for {result.job.total} image(s).")
+                    return redirect("job-detail", job_id=result.job.id)
     else:
         initial = {}
         if request.GET.get("category"):
@@ -92,6 +118,7 @@ def job_new(request: HtmxHttpRequest) -> HttpResponse:
         "count": len(image_ids),
         "missing": missing,
         "preview": preview,
+        "warnings": warnings,
     }
     return render(request, "jobs/new.html", context, status=400 if form.errors else 200)
 

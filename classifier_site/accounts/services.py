@@ -73,3 +73,8 @@ def parse_rate(rate: str) -> tuple[int, int]:
     count, _, unit = rate.partition("/")
     seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit.strip()[:1]]
     return int(count), seconds
+
+
+def account_settings_update(*, user: User, auto_classify: bool) -> None:
+    user.auto_classify = auto_classify
+    user.save(update_fields=["auto_classify"])

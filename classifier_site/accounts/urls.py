@@ -13,6 +13,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("settings/", views.account_settings, name="account-settings"),
     path("token/", views.api_token, name="api-token"),
     path("token/create/", views.api_token_create, name="api-token-create"),
     path("token/revoke/", views.api_token_revoke, name="api-token-revoke"),

@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from classifier_site.accounts.forms import SignupForm
 from classifier_site.accounts.services import (
+    account_settings_update,
     signup_attempt_allowed,
     token_revoke,
     token_rotate,
@@ -64,3 +65,16 @@ def api_token_revoke(request: HttpRequest) -> HttpResponse:
     if token_revoke(user=request.user):  # type: ignore[arg-type]
         messages.success(request, "Your API token was revoked.")
     return redirect("api-token")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        account_settings_update(
+            user=request.user,  # type: ignore[arg-type]
+            auto_classify=request.POST.get("auto_classify") == "on",
+        )
+        messages.success(request, "Settings saved.")
+        return redirect("account-settings")
+    return render(request, "accounts/settings.html", {"auto_classify": request.user.auto_classify})  # type: ignore[union-attr]

@@ -236,3 +236,47 @@ def test_new_job_routes_are_404_for_another_user(
     assert other_token_client.get(f"/api/v1/compare?a={mine.id}&b={job.id}").status_code == 404
     assert client.get(f"/jobs/compare/?a={mine.id}&b={job.id}").status_code == 404
     assert (Job.objects.count() - 1, JobImage.objects.count() - 1) == before
+
+
+def test_preview_and_submit_of_all_matching_read_the_filters_not_an_id_list(
+    user, images, other_image, settings, django_assert_max_num_queries
+):
+    from images.selectors import ImageFilters
+
+    run_job(user, images)
+    every = ImageFilters()
+    by_ids = ask(user, images, confidence_threshold=0.5)
+    with django_assert_max_num_queries(3):  # model version, labels, one read of the images
+        by_filters = preview.job_preview(
+            owner=user,
+            request=JobRequest(
+                image_ids=[],
+                selection=every,
+                job_type="custom_classification",
+                custom_labels=LABELS,
+                confidence_threshold=0.5,
+            ),
+        )
+    assert (by_filters.total, by_filters.embedded) == (3, 3)  # never the other user's image
+    assert (by_filters.changed, by_filters.unchanged, by_filters.after_counts) == (
+        by_ids.changed,
+        by_ids.unchanged,
+        by_ids.after_counts,
+    )
+    job = services.job_submit(
+        owner=user, job_type="image_classification", image_ids=[], selection=every
+    ).job
+    assert set(JobImage.objects.filter(job=job).values_list("image_id", flat=True)) == {
+        i.id for i in images
+    }
+    nothing = ImageFilters(q="no such file")
+    with pytest.raises(services.DomainError, match="No image matches this selection."):
+        services.job_submit(
+            owner=user, job_type="image_classification", image_ids=[], selection=nothing
+        )
+    settings.JOB_MAX_IMAGES = 2
+    with pytest.raises(services.DomainError, match="At most 2 images per job."):
+        services.job_submit(
+            owner=user, job_type="image_classification", image_ids=[], selection=every
+        )
+    assert Job.objects.count() == 2
