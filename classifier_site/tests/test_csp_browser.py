@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from jobs.tests.factories import ImageFactory
 
 from classifier_site.testing.browser import browser_login, chromium_page
+from images.tests.factories import ImageFactory
 from jobs.services import job_submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,7 +24,7 @@ def test_pages_run_under_the_policy_without_a_violation(
 ):
     user.is_staff = user.is_superuser = True
     user.save()
-    images = [ImageFactory(owner=user, seed=i) for i in range(2)]
+    images = [ImageFactory(stored=True, owner=user, seed=i) for i in range(2)]
     job = job_submit(
         owner=user, image_ids=[i.id for i in images], job_type="image_classification"
     ).job
