@@ -8,7 +8,7 @@ from pathlib import Path
 from django.db.models import QuerySet
 
 from inference import registry
-from inference.models import ImageEmbedding, ModelVersion
+from inference.models import ImageEmbedding, ModelAvailability, ModelVersion
 
 
 def model_versions_list(*, kind: str | None = None) -> QuerySet[ModelVersion]:
@@ -18,6 +18,27 @@ def model_versions_list(*, kind: str | None = None) -> QuerySet[ModelVersion]:
 
 def model_version_get(*, model_version_id: int) -> ModelVersion:
     return ModelVersion.objects.get(pk=model_version_id)
+
+
+def model_versions_available(*, kind: str | None = None) -> QuerySet[ModelVersion]:
+    """Versions at least one worker reported it can run (weights verified, engine built).
+
+    This is the web process's only source for availability: it has neither the weights nor
+    the engines, so its own disk proves nothing.
+    """
+    ready = ModelAvailability.objects.filter(ready=True).values("model_version_id")
+    return model_versions_list(kind=kind).filter(pk__in=ready)
+
+
+def model_version_available(*, model_version: ModelVersion) -> bool:
+    return ModelAvailability.objects.filter(model_version=model_version, ready=True).exists()
+
+
+def model_version_default(*, kind: str) -> ModelVersion | None:
+    """The version new work of ``kind`` should use: the active one if a worker can run it,
+    else any version of the kind a worker can run (active first, then by name); None when
+    no worker can run any."""
+    return model_versions_available(kind=kind).order_by("-is_active", "name").first()
 
 
 def image_embeddings_stored(*, model_version: ModelVersion, content_hashes: set[str]) -> set[str]:

@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,12 @@ def onnx_export(
             def write(path: Path) -> None:
                 # Gradients on while tracing: under no_grad PyTorch takes the fused attention
                 # fast path (_native_multi_head_attention), which has no ONNX form.
-                with torch.inference_mode(False), torch.enable_grad():
+                with (
+                    torch.inference_mode(False),
+                    torch.enable_grad(),
+                    warnings.catch_warnings(),  # tracer notes on shape checks: expected here
+                ):
+                    warnings.simplefilter("ignore")
                     torch.onnx.export(
                         module.eval(),
                         (example,),
