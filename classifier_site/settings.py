@@ -289,6 +289,8 @@ DRAMATIQ_BROKER = dramatiq_broker_settings(
     max_backoff_ms=RETRY_MAX_BACKOFF_MS,
     # Worker processes serve their own Prometheus metrics on this port (0 = off).
     metrics_port=env_int("WORKER_METRICS_PORT", 0, minimum=0),
+    # Each worker records in the database which models it can run, before taking messages.
+    extra_middleware=("inference.worker.ModelAvailabilityReport",),
 )
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Run the in-process worker inside the web process (embedded default only).

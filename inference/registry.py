@@ -104,18 +104,6 @@ def _name_hash(file_name: str) -> str:
     return found.group(1) if found else ""
 
 
-def _clip_published_sha256(model_name: str, pretrained: str) -> str:
-    """open_clip publishes a checksum only inside some download URLs (OpenAI's files carry
-    the full sha256 as a path segment); Hugging Face-hosted tags have none in open_clip."""
-    if importlib.util.find_spec("open_clip") is None:  # web image: not needed there
-        return ""
-    import open_clip  # worker extra; pure-Python metadata, no torch load here
-
-    url = (open_clip.get_pretrained_cfg(model_name, pretrained) or {}).get("url", "")
-    found = re.search(r"/([0-9a-f]{64})/", url)
-    return found.group(1) if found else ""
-
-
 def _package_file(package: str, *parts: str) -> Path | None:
     # find_spec locates the package without importing it (it may pull heavy modules).
     found = importlib.util.find_spec(package)
@@ -229,7 +217,8 @@ def spec_build(*, architecture: str, config: dict[str, Any] | None = None) -> Mo
             module="clip",
             how_to_get=f"open_clip's pretrained file for {model_name} tag {pretrained!r}, "
             "e.g. open_clip_pytorch_model.bin from its Hugging Face repo",
-            published_sha256=_clip_published_sha256(model_name, pretrained),
+            # open_clip's checksum (when it publishes one) is filled in by the worker-side
+            # loader: reading it means importing open_clip.
             tuning=Tuning(batch_size=16),
         )
     raise ModelUnavailable(f"Unknown model architecture {architecture!r}.")
@@ -298,9 +287,13 @@ def weights_verify(spec: ModelSpec, path: Path) -> WeightsCheck:
     """
     digest = file_sha256(path)
     registered = weights_registered().get(spec.architecture)
-    expected, verified = (registered, "registered") if registered else (
-        spec.published_sha256,
-        "published",
+    expected, verified = (
+        (registered, "registered")
+        if registered
+        else (
+            spec.published_sha256,
+            "published",
+        )
     )
     if not expected:
         return WeightsCheck(sha256=digest, verified="unpublished")
@@ -367,4 +360,13 @@ def backends_clear() -> None:
         _backends.clear()
 
 
-__all__ = ["ModelSpec", "Tuning", "WeightsCorrupt", "WeightsMissing", "weights_verify", "backend_get", "spec_build", "specs_for_kind"]
+__all__ = [
+    "ModelSpec",
+    "Tuning",
+    "WeightsCorrupt",
+    "WeightsMissing",
+    "weights_verify",
+    "backend_get",
+    "spec_build",
+    "specs_for_kind",
+]

@@ -185,8 +185,7 @@ def _version_sync(model_version: ModelVersion, backend: Backend) -> None:
         # int8 and fp32 (or draft and exact decoding) give slightly different vectors: a
         # stored one must come from the configuration the version records.
         logger.warning(
-            "%s now runs %s with %s decoding (was %s, %s): discarding its stored image "
-            "embeddings.",
+            "%s now runs %s with %s decoding (was %s, %s): discarding its stored image embeddings.",
             model_version.name,
             backend.precision,
             new_decode,
@@ -247,7 +246,17 @@ class _Engine:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = registry.backend_get(model_version=self.model_version)
+            try:
+                self._backend = registry.backend_get(model_version=self.model_version)
+            except ModelUnavailable as exc:
+                # Availability changed under this worker (weights removed or replaced):
+                # say so, so the web stops accepting jobs for it if no worker can run it.
+                ModelAvailability.objects.update_or_create(
+                    model_version=self.model_version,
+                    worker=socket.gethostname(),
+                    defaults={"ready": False, "reason": str(exc), "engine": "", "precision": ""},
+                )
+                raise
             _version_sync(self.model_version, self._backend)
         return self._backend
 
@@ -359,7 +368,9 @@ def classify(
     executor = ThreadPoolExecutor(
         max_workers=tuning.decode_threads, thread_name_prefix="inference-decode"
     )
-    run = _Run(engine=engine, executor=executor, inputs=inputs, size=batch_size or tuning.batch_size)
+    run = _Run(
+        engine=engine, executor=executor, inputs=inputs, size=batch_size or tuning.batch_size
+    )
     scorer: _Scorer | None = None
     try:
         batches = list(_chunks(inputs, run.size))
@@ -497,9 +508,7 @@ class _Run:
         started = time.perf_counter()
         good = [i for i in plan.items if i.content_hash in self.known]
         predictions = (
-            scorer.predictions(np.stack([self.known[i.content_hash] for i in good]))
-            if good
-            else []
+            scorer.predictions(np.stack([self.known[i.content_hash] for i in good])) if good else []
         )
         scoring_ms = (time.perf_counter() - started) * 1000 / max(1, len(good))
         by_key = {item.key: p for item, p in zip(good, predictions, strict=True)}
@@ -507,7 +516,9 @@ class _Run:
         for item in plan.items:
             failed = self.errors.get(item.content_hash)
             if failed is not None:
-                outcomes.append(ImageOutcome(key=item.key, error=failed.error, elapsed_ms=failed.ms))
+                outcomes.append(
+                    ImageOutcome(key=item.key, error=failed.error, elapsed_ms=failed.ms)
+                )
                 continue
             outcomes.append(
                 ImageOutcome(

@@ -9,6 +9,7 @@ from django.conf import settings
 from dramatiq.middleware import CurrentMessage
 
 from classifier_site.core.broker import QUEUE_DEFAULT, QUEUE_JOBS, QUEUE_PREDICT
+from inference.errors import ModelUnavailable
 from jobs import services
 
 logger = logging.getLogger(__name__)
@@ -19,9 +20,22 @@ _RETRIES = max(settings.JOB_MAX_ATTEMPTS - 1, 0)
 _TIME_LIMIT_MS = settings.JOB_TIME_LIMIT_SECONDS * 1000
 
 
+# Said to users when the worker cannot run the job's model (weights missing or refused):
+# plain words, no server paths; the full reason goes to the log for staff.
+MODEL_UNAVAILABLE_MESSAGE = (
+    "The model for this job is not available on the workers (its weights are missing or "
+    "failed verification). Retrying would not help; an administrator must fix the model."
+)
+
+
 def _run(job_id: str) -> None:
     try:
         services.job_run(job_id=job_id)
+    except ModelUnavailable as exc:
+        # Permanent: the same worker fails the same way on every attempt. Final at once,
+        # one log line (no traceback), no retry.
+        logger.error("job %s: failed, model unavailable (no retry): %s", job_id, exc)
+        services.job_attempt_failed(job_id=job_id, error=MODEL_UNAVAILABLE_MESSAGE, final=True)
     except BaseException as exc:  # TimeLimitExceeded is a BaseException
         message = CurrentMessage.get_current_message()
         retries = message.options.get("retries", 0) if message else _RETRIES

@@ -87,6 +87,7 @@ def dramatiq_broker_settings(
     max_receives: int,
     max_backoff_ms: int,
     metrics_port: int = 0,
+    extra_middleware: tuple[Any, ...] = (),
 ) -> dict[str, Any]:
     """Build django-dramatiq's DRAMATIQ_BROKER setting from plain values."""
     if max_backoff_ms > MAX_SQS_BACKOFF_MS:
@@ -103,6 +104,7 @@ def dramatiq_broker_settings(
     ]
     if metrics_port:
         middleware.append(WorkerMetricsServer(metrics_port))
+    middleware.extend(extra_middleware)
     if not broker_url:
         return {
             "BROKER": "dramatiq.brokers.stub.StubBroker",

@@ -8,7 +8,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import torch
-
 from django.conf import settings
 
 from inference.backends.common import torch_setup

@@ -302,3 +302,34 @@ def test_predict_api_answers_with_the_prediction(
     )
     # Not in the batch history.
     assert token_client.get("/api/v1/jobs").json()["total"] == 0
+
+
+def test_corrupt_weights_fail_the_job_in_one_attempt_with_one_log_line(
+    user, inference_weights, dramatiq_worker, queues
+):
+    image = ImageFactory(owner=user, seed=1)
+    job = services.job_submit(owner=user, job_type="image_classification", image_ids=[image.id]).job
+    # This worker's MobileNetV2 file no longer matches the hash it is registered with.
+    worker = dramatiq_worker(
+        queues=QUEUES,
+        env={**inference_weights, **FAST, "WEIGHTS_SHA256": "mobilenet_v2=" + "0" * 64},
+    )
+    job = wait_terminal(job.id, worker)
+    assert (job.status, job.attempts) == ("failed", 1)
+    assert job.error_message == (
+        "The model for this job is not available on the workers (its weights are missing or "
+        "failed verification). Retrying would not help; an administrator must fix the model."
+    )
+    log = worker.log()
+    assert log.count(f"job {job.id}: failed, model unavailable (no retry)") == 1
+    assert "does not match its hash registered in WEIGHTS_SHA256" in log
+    assert "Traceback" not in log
+    # The worker also reported at start that it cannot run MobileNetV2.
+    from inference.models import ModelAvailability
+
+    report = ModelAvailability.objects.exclude(worker="pytest").get(model_version=job.model_version)
+    assert (report.ready, report.reason.startswith("Weights file mobilenet_v2-7ebf99e0.pth")) == (
+        False,
+        True,
+    )
+    assert queues.dead_job_ids("inference") == []
