@@ -21,7 +21,6 @@ import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -191,7 +190,7 @@ def runner_build(
     path = onnx_export(
         module,
         example,
-        directory / f"{part}-fp32-{EXPORT_FORMAT}.onnx",
+        fp32_onnx_path(directory, part),
         dynamic_axes=dynamic_axes or {input_name: {0: "batch"}, "output": {0: "batch"}},
         input_name=input_name,
     )
@@ -206,7 +205,3 @@ def int8_runner_build(fp32_onnx: Path, *, threads: int) -> Runner:
 
 def fp32_onnx_path(directory: Path, part: str) -> Path:
     return directory / f"{part}-fp32-{EXPORT_FORMAT}.onnx"
-
-
-def describe(runner: Runner) -> dict[str, Any]:
-    return {"engine": runner.engine, "precision": runner.precision}
