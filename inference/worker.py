@@ -18,7 +18,8 @@ class ModelAvailabilityReport(Middleware):
     a job would otherwise pay. Later starts reuse the cached exports.
     """
 
-    def after_worker_boot(self, broker, worker) -> None:
+    def before_worker_boot(self, broker, worker) -> None:
+        # Before: dramatiq starts consuming between before_ and after_worker_boot.
         from django.db import close_old_connections
 
         from inference.services import model_availability_report

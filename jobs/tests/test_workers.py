@@ -320,8 +320,10 @@ def test_corrupt_weights_fail_the_job_in_one_attempt_with_one_log_line(
         "The model for this job is not available on the workers (its weights are missing or "
         "failed verification). Retrying would not help; an administrator must fix the model."
     )
+    line = f"job {job.id}: failed, model unavailable (no retry)"
+    wait_for(lambda: line in worker.log(), timeout=30, message="the worker's log line")
     log = worker.log()
-    assert log.count(f"job {job.id}: failed, model unavailable (no retry)") == 1
+    assert log.count(line) == 1
     assert "does not match its hash registered in WEIGHTS_SHA256" in log
     assert "Traceback" not in log
     # The worker also reported at start that it cannot run MobileNetV2.
