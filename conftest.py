@@ -149,3 +149,13 @@ def inference_weights(settings, monkeypatch, inference_weights_env) -> dict[str,
     for name, value in inference_weights_env.items():
         monkeypatch.setenv(name, value)
     return inference_weights_env
+
+
+@pytest.fixture
+def inference_available(db, inference_weights) -> dict[str, str]:
+    """What a worker holding the test checkpoints records at start: the models it can run
+    (the web side accepts jobs only for those)."""
+    from inference.services import model_availability_report
+
+    model_availability_report(worker="pytest")
+    return inference_weights

@@ -1,15 +1,19 @@
 """Inference benchmark: `.venv/bin/python bench/inference.py [--quick]`.
 
-For each model (MobileNetV2, EfficientNet-Lite0, OpenCLIP ViT-B-32) it prints
-- raw forward throughput on preprocessed tensors, by batch size;
-- full pipeline throughput: JPEG files on disk -> decode/preprocess -> forward -> stored
-  vectors and predictions (inference.services.classify), and its ratio to raw;
-- re-classification of 10 000 already-embedded images (new labels / another top-k);
-- decode + preprocess time per 12 MP JPEG (with and without JPEG draft mode).
+Side by side in one run, on the same (possibly shared) CPUs:
+- roofline: fp32 matrix-multiply GFLOPS with the engine's thread count (the peak);
+- every model (MobileNetV2, EfficientNet-Lite0, OpenCLIP ViT-B-32 image tower) x engine
+  (eager PyTorch = the reference, ONNX Runtime, OpenVINO) x precision (fp32; dynamic int8
+  for CLIP) x batch size: images/s, % of the fp32 peak, and parity with eager PyTorch on
+  natural photos (max |difference|, top-1 agreement);
+- the job pipeline (JPEG files -> decode -> engine -> stored vectors -> predictions, what
+  jobs run) against the raw engine at the same batch size;
+- cost per million images on Fargate from the measured images/s;
+- re-classification of 10 000 stored images; decode + preprocess of a 12 MP JPEG.
 
-Runs against a throwaway SQLite database (or BENCH_DATABASE_URL). Real weights are used
-when present (WEIGHTS_DIR / MODEL_CACHE_DIR); otherwise random weights of the same full
-architectures, which cost the same to run.
+Ratios within one run are what count: on a shared machine absolute figures are noisy.
+Real weights are used when present (EfficientNet-Lite0 always: its package ships them);
+otherwise random weights of the same full architectures, which cost the same to run.
 """
 
 from __future__ import annotations
@@ -93,9 +97,9 @@ def weights_prepare(tmp: Path) -> dict[str, str]:
     from inference.registry import spec_build
 
     notes = {}
-    if spec_build(architecture="mobilenet_v2").weights_file() is None or (
-        spec_build(architecture="open_clip").weights_file() is None
-    ):
+    mobilenet_real = spec_build(architecture="mobilenet_v2").weights_file()
+    clip_real = spec_build(architecture="open_clip").weights_file()
+    if mobilenet_real is None or clip_real is None:
         import open_clip
 
         from inference.testing import weights_settings, write_test_weights
@@ -106,77 +110,168 @@ def weights_prepare(tmp: Path) -> dict[str, str]:
         env = write_test_weights(
             tmp / "weights", clip_config=full, clip_model=f"{settings.CLIP_MODEL}-random"
         )
-        mobilenet_real = spec_build(architecture="mobilenet_v2").weights_file()
-        clip_real = spec_build(architecture="open_clip").weights_file()
         values = weights_settings(env)
-        if mobilenet_real is not None:  # keep the real one, only CLIP is random
-            values["WEIGHTS_DIR"] = mobilenet_real.parent
+        settings.MODEL_CACHE_DIR = values["MODEL_CACHE_DIR"]
         if clip_real is None:
-            for name in (
-                "CLIP_MODEL",
-                "CLIP_PRETRAINED",
-                "CLIP_MODEL_CONFIG",
-                "WEIGHTS_DIR",
-                "MODEL_CACHE_DIR",
-            ):
+            for name in ("CLIP_MODEL", "CLIP_PRETRAINED", "CLIP_MODEL_CONFIG"):
                 setattr(settings, name, values[name])
             notes["open_clip"] = "random weights (same architecture)"
         if mobilenet_real is None:
-            settings.WEIGHTS_DIR = values["WEIGHTS_DIR"]
+            settings.WEIGHTS_SHA256 = values["WEIGHTS_SHA256"]
             notes["mobilenet_v2"] = "random weights (same architecture)"
+        if mobilenet_real is None or clip_real is None:
+            settings.WEIGHTS_DIR = values["WEIGHTS_DIR"]
     return notes
 
 
-def bench_model(architecture: str, *, tmp: Path, quick: bool, note: str) -> dict:
+# Fargate prices (us-east-1, Linux/x86): per vCPU-hour and per GB-hour.
+FARGATE_VCPU_HOUR = 0.04048
+FARGATE_GB_HOUR = 0.004445
+WORKER_VCPU, WORKER_GB = 2, 4  # the worker task size the figures are measured for
+
+
+def cost_per_million(images_per_second: float) -> float:
+    hourly = WORKER_VCPU * FARGATE_VCPU_HOUR + WORKER_GB * FARGATE_GB_HOUR
+    return 1e6 / (images_per_second * 3600) * hourly
+
+
+def roofline(threads: int, min_s: float) -> float:
+    """fp32 GFLOPS of a large matrix product on ``threads`` threads (the attainable peak)."""
+    import torch
+
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    seconds = timed(lambda: torch.mm(a, b), min_seconds=min_s)
+    return 2 * 2048**3 / seconds / 1e9
+
+
+def flops_per_image(module, size: int) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    # Gradients on: under inference_mode/no_grad attention takes a fused kernel that the
+    # counter does not see (ViT-B-32 would count 5.9 instead of 8.8 GFLOP).
+    with FlopCounterMode(display=False) as counter, torch.enable_grad():
+        module(torch.zeros(1, 3, size, size))
+    return float(counter.get_total_flops())
+
+
+def load(architecture: str, engine: str, precision: str):
+    from django.conf import settings
+
+    from inference.registry import backend_get, spec_build
+    from inference.services import model_version_upsert
+
+    settings.INFERENCE_ENGINE = engine
+    settings.INFERENCE_PRECISION = precision
+    version = model_version_upsert(spec=spec_build(architecture=architecture), activate=False)
+    started = time.perf_counter()
+    backend = backend_get(model_version=version)
+    return version, backend, time.perf_counter() - started
+
+
+def bench_model(architecture: str, *, tmp: Path, quick: bool, note: str, peak: float) -> dict:
     import numpy as np
     from django.conf import settings
 
+    from inference.backends.engines import fp32_onnx_path, int8_runner_build
+    from inference.backends.photos import natural_photos
+    from inference.backends.preprocess import preprocess_pil
     from inference.models import ImageEmbedding, ModelVersion
-    from inference.registry import backend_get, spec_build
-    from inference.services import _to_bytes, classify, model_version_upsert
+    from inference.services import _to_bytes, classify
 
-    spec = spec_build(architecture=architecture)
-    version = model_version_upsert(spec=spec, activate=False)
-    started = time.perf_counter()
-    backend = backend_get(model_version=version)
-    load_s = time.perf_counter() - started
-    zero_shot = version.kind == ModelVersion.Kind.ZERO_SHOT
-    labels = ["cat", "coffee", "rocket", "person", "dog"] if zero_shot else None
-    print(f"\n== {spec.name} ({note or 'real weights'}; loaded in {load_s:.1f} s)")
+    min_s = 0.6 if quick else 1.5
+    batches = (1, 8, 16)
+    results: dict = {"rows": []}
+    reference_version, reference, load_s = load(architecture, "torch", "fp32")
+    zero_shot = reference_version.kind == ModelVersion.Kind.ZERO_SHOT
+    size = reference.preprocessing["crop"]
+    visual = reference.model.visual if zero_shot else reference.model
+    flops = flops_per_image(visual, size)
+    print(
+        f"\n== {reference_version.name} ({note or 'real weights'}; "
+        f"{flops / 1e9:.2f} GFLOP per image{', image tower' if zero_shot else ''})"
+    )
+    photos = np.stack(
+        [preprocess_pil(p, cfg=reference.preprocessing) for p in natural_photos(64, seed=3)]
+    )
+    expected = reference.embed_images(photos)
 
-    size = backend.preprocessing["crop"]
-    min_s = 0.5 if quick else 1.5
-    raw = {}
-    for batch_size in (1, 8, 16, 32):
-        batch = (
-            np.random.default_rng(0).standard_normal((batch_size, 3, size, size)).astype(np.float32)
+    def measure(label: str, run, engine_precision: str) -> dict:
+        row = {"label": label, "ips": {}}
+        for bs in batches:
+            batch = photos[:bs] if bs <= len(photos) else photos
+            row["ips"][bs] = bs / timed(lambda batch=batch: run(batch), min_seconds=min_s)
+        got = np.concatenate([run(photos[i : i + 16]) for i in range(0, len(photos), 16)])
+        row["maxdiff"] = float(np.abs(got - expected).max())
+        row["top1"] = float((got.argmax(1) == expected.argmax(1)).mean()) if not zero_shot else None
+        if zero_shot:
+            row["cos_min"] = float((got * expected).sum(1).min())
+        best = max(row["ips"].values())
+        row["best"] = best
+        row["peak_pct"] = 100 * best * flops / 1e9 / peak
+        parity = (
+            f"min cos {row['cos_min']:.5f}"
+            if zero_shot
+            else f"max|diff| {row['maxdiff']:.1e}, top-1 agree {row['top1'] * 100:.0f} %"
         )
-        seconds = timed(lambda batch=batch: backend.embed_images(batch), min_seconds=min_s)
-        raw[batch_size] = batch_size / seconds
-    print("raw forward (images/s):  " + "  ".join(f"bs={b}: {v:6.1f}" for b, v in raw.items()))
+        print(
+            f"  {label:<18} "
+            + "  ".join(f"bs{b}: {v:6.1f}" for b, v in row["ips"].items())
+            + f"   best {best:6.1f}/s = {row['peak_pct']:4.0f} % of peak   {parity}"
+        )
+        results["rows"].append(row)
+        return row
 
-    batch_size = settings.INFERENCE_BATCH_SIZE
+    eager = measure("eager torch fp32", reference.embed_images, "torch")
+    results["eager"] = eager["best"]
+    for engine in ("onnx", "openvino"):
+        _, backend, load_s = load(architecture, engine, "fp32")
+        row = measure(f"{engine} fp32", backend.embed_images, engine)
+        results[engine] = row["best"]
+    if zero_shot:
+        _, backend, load_s = load(architecture, "onnx", "auto")
+        gate = backend.int8_gate
+        int8 = int8_runner_build(fp32_onnx_path(backend.directory, "image"), threads=2)
+        row = measure("onnx int8 dynamic", lambda b: backend._image_features(int8, b), "onnx")
+        results["int8"] = row["best"]
+        results["gate"] = gate
+        print(
+            f"  int8 gate on {gate.get('photos')} natural photos x 1000 ImageNet prompts: "
+            f"top-1 agreement {gate.get('top1_agreement', 0) * 100:.1f} %, mean top-1 score "
+            f"diff {gate.get('mean_score_diff')}, passed={gate['passed']} -> "
+            f"{backend.precision} used"
+        )
+
+    # The pipeline on the default engine (what a job runs), against its raw engine figure.
+    settings.INFERENCE_ENGINE, settings.INFERENCE_PRECISION = "openvino", "auto"
+    version, backend, _ = load(architecture, "openvino", "auto")
+    tuning_bs = version and backend.spec.tuning.resolved().batch_size
     count = 32 if quick else 96
     paths = photo_jpegs(tmp / "photos", count, (1600, 1200))
     inputs = file_inputs(paths)
-    list(classify(model_version=version, inputs=inputs[:batch_size], labels=labels, top_k=5))
+    labels = ["cat", "coffee", "rocket", "person", "dog"] if zero_shot else None
+    list(classify(model_version=version, inputs=inputs[:tuning_bs], labels=labels, top_k=5))
     ImageEmbedding.objects.filter(model_version=version).delete()
+    batch = photos[:tuning_bs]
+    raw_before = tuning_bs / timed(lambda: backend.embed_images(batch), min_seconds=min_s)
     started = time.perf_counter()
     outcomes = [
         o for b in classify(model_version=version, inputs=inputs, labels=labels, top_k=5) for o in b
     ]
     pipeline = count / (time.perf_counter() - started)
     assert not any(o.error for o in outcomes)
-    # Raw again right after, on the same (possibly shared) CPUs: the ratio compares the
-    # pipeline with the mean of the raw figures measured around it.
-    batch = np.random.default_rng(0).standard_normal((batch_size, 3, size, size)).astype(np.float32)
-    raw_after = batch_size / timed(lambda: backend.embed_images(batch), min_seconds=min_s)
-    raw_around = (raw[batch_size] + raw_after) / 2
-    ratio = pipeline / raw_around
+    raw_after = tuning_bs / timed(lambda: backend.embed_images(batch), min_seconds=min_s)
+    raw = (raw_before + raw_after) / 2
+    results.update(pipeline=pipeline, raw=raw, ratio=pipeline / raw, engine=backend.engine)
     print(
-        f"pipeline, {count} JPEGs 1600x1200 from disk, bs={batch_size}: {pipeline:6.1f} "
-        f"images/s = {ratio:.2f} x raw at bs={batch_size} ({raw_around:.1f} images/s, "
-        "mean of before/after)"
+        f"  pipeline ({backend.engine} {backend.precision}, bs {tuning_bs}, {count} JPEGs "
+        f"1600x1200 from disk): {pipeline:6.1f} images/s = {pipeline / raw:.2f} x raw engine "
+        f"({raw:.1f}/s, mean of before/after)"
+    )
+    print(
+        f"  Fargate ({WORKER_VCPU} vCPU, {WORKER_GB} GB): ${cost_per_million(pipeline):.3f} per "
+        f"million images in the pipeline, ${cost_per_million(raw):.3f} engine only; eager "
+        f"PyTorch engine only ${cost_per_million(results['eager']):.3f}"
     )
 
     # 10 000 embedded images: stored vectors, then classified with new labels / top-k.
@@ -193,6 +288,7 @@ def bench_model(architecture: str, *, tmp: Path, quick: bool, note: str) -> dict
             for h, v in zip(hashes, vectors, strict=True)
         ],
         batch_size=2000,
+        ignore_conflicts=True,
     )
     from inference.types import ImageInput
 
@@ -202,39 +298,34 @@ def bench_model(architecture: str, *, tmp: Path, quick: bool, note: str) -> dict
     embedded = [ImageInput(key=h[:8], content_hash=h, open=never_opened) for h in hashes]
     forwarded = backend.images_forwarded
     new_labels = ["tabby cat", "espresso", "space rocket", "astronaut", "golden retriever"]
-    started = time.perf_counter()
-    n = sum(
-        len(b)
-        for b in classify(
-            model_version=version,
-            inputs=embedded,
-            labels=new_labels if zero_shot else None,
-            top_k=3,
+
+    def reclassify(top_k: int, templates: str | None = None) -> float:
+        started = time.perf_counter()
+        n = sum(
+            len(b)
+            for b in classify(
+                model_version=version,
+                inputs=embedded,
+                labels=new_labels if zero_shot else None,
+                top_k=top_k,
+                template_set=templates,
+            )
         )
-    )
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    sum(
-        len(b)
-        for b in classify(
-            model_version=version,
-            inputs=embedded,
-            labels=new_labels if zero_shot else None,
-            top_k=2,
-        )
-    )
-    again = time.perf_counter() - started
-    assert n == 10_000 and backend.images_forwarded == forwarded
+        assert n == 10_000
+        return time.perf_counter() - started
+
+    first = reclassify(3, "simple_imagenet" if zero_shot else None)
+    again = reclassify(2, "simple_imagenet" if zero_shot else None)
+    assert backend.images_forwarded == forwarded
+    results["reclassify"] = again
     if zero_shot:
         print(
-            f"re-classify 10 000 embedded images, 5 new labels: {first:.2f} s including "
-            f"text encoding ({len(new_labels)} labels x templates), {again:.2f} s with "
-            "text embeddings cached"
+            f"  re-classify 10 000 embedded images, 5 new labels: {first:.2f} s including text "
+            f"encoding (5 labels x 7 templates, {backend.engine}), {again:.2f} s cached"
         )
     else:
         print(
-            f"re-classify 10 000 embedded images (stored logits), new top-k: {first:.2f} s, "
-            f"again: {again:.2f} s"
+            f"  re-classify 10 000 embedded images, new top-k: {first:.2f} s, again {again:.2f} s"
         )
 
     big = tmp / "12mp.jpg"
@@ -244,56 +335,76 @@ def bench_model(architecture: str, *, tmp: Path, quick: bool, note: str) -> dict
 
         Image.fromarray(data.chelsea()).resize((4000, 3000)).save(big, "JPEG", quality=90)
     raw_bytes = big.read_bytes()
-    per_image = timed(lambda: backend.preprocess(io.BytesIO(raw_bytes)), min_seconds=min_s)
-    from inference.backends import preprocess as pp
+    from inference.backends.preprocess import preprocess_image
 
-    def no_draft():
-        from PIL import Image
-
-        img = Image.open(io.BytesIO(raw_bytes))
-        img.load()
-        img = pp.to_rgb(img)
-        w, h = pp.resized_size(*img.size, backend.preprocessing["resize"])
-        img.resize((w, h), Image.Resampling.BICUBIC)
-
-    full = timed(no_draft, min_seconds=min_s)
-    print(
-        f"decode+preprocess one 12 MP JPEG: {per_image * 1000:.1f} ms "
-        f"(full-size decode+resize without draft mode: {full * 1000:.0f} ms)"
+    draft = timed(
+        lambda: preprocess_image(io.BytesIO(raw_bytes), cfg=backend.preprocessing),
+        min_seconds=min_s,
     )
-    return {
-        "raw": raw,
-        "pipeline": pipeline,
-        "ratio": ratio,
-        "reclassify": (first, again),
-        "decode_ms": per_image * 1000,
-    }
+    exact_cfg = {**backend.preprocessing, "decode": "exact"}
+    exact = timed(lambda: preprocess_image(io.BytesIO(raw_bytes), cfg=exact_cfg), min_seconds=min_s)
+    results["decode_ms"] = draft * 1000
+    print(
+        f"  decode+preprocess one 12 MP JPEG: {draft * 1000:.1f} ms draft (default), "
+        f"{exact * 1000:.0f} ms exact (INFERENCE_EXACT_PREPROCESSING=1)"
+    )
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer images, shorter timings")
-    parser.add_argument("--models", default="mobilenet_v2,efficientnet_lite0,open_clip")
+    parser.add_argument("--models", default="efficientnet_lite0,mobilenet_v2,open_clip")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-inference-") as name:
         tmp = Path(name)
         django_setup(tmp)
         import torch
-        from django.conf import settings
 
         from inference.backends.common import torch_setup
 
-        torch_setup()
+        torch_setup(2)
+        peak = roofline(torch.get_num_threads(), 1.0 if args.quick else 2.0)
         print(
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-            f"{os.cpu_count()} CPUs, batch size {settings.INFERENCE_BATCH_SIZE}, "
-            f"decode threads {settings.INFERENCE_DECODE_THREADS}"
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} "
+            f"CPUs; roofline: fp32 matmul {peak:.0f} GFLOPS. Shared machine: figures are "
+            "noisy, ratios within this run are what count."
         )
         notes = weights_prepare(tmp)
         started = time.perf_counter()
+        results = {}
         for architecture in args.models.split(","):
-            bench_model(architecture, tmp=tmp, quick=args.quick, note=notes.get(architecture, ""))
+            results[architecture] = bench_model(
+                architecture, tmp=tmp, quick=args.quick, note=notes.get(architecture, ""), peak=peak
+            )
+        peak_after = roofline(torch.get_num_threads(), 1.0 if args.quick else 2.0)
+        print(f"\nroofline again at the end: {peak_after:.0f} GFLOPS (load changes over the run)")
+        goals(results)
         print(f"\ntotal {time.perf_counter() - started:.0f} s")
+
+
+def goals(results: dict) -> None:
+    print("\n== goals (issue 11)")
+    eff = results.get("efficientnet_lite0")
+    if eff:
+        best = max(eff["onnx"], eff["openvino"])
+        print(
+            f"  default ImageNet model engine / eager: {best / eff['eager']:.1f}x (goal >= 3.5x);"
+            f" pipeline / engine raw: {eff['ratio']:.2f} (goal >= 0.9)"
+        )
+    clip = results.get("open_clip")
+    if clip:
+        fp32 = next(r for r in clip["rows"] if r["label"] == "openvino fp32")
+        print(
+            f"  CLIP image tower fp32 engine: {fp32['peak_pct']:.0f} % of peak (goal >= 80 %); "
+            f"int8 / eager: {clip['int8'] / clip['eager']:.1f}x (goal >= 2.5x) at "
+            f"{clip['gate'].get('top1_agreement', 0) * 100:.1f} % top-1 agreement (goal >= 99 %)"
+        )
+    for name, r in results.items():
+        print(
+            f"  {name}: re-classify 10 000 stored images {r['reclassify']:.2f} s (goal < 1 s);"
+            f" 12 MP decode+preprocess {r['decode_ms']:.1f} ms (goal <= 25 ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def main() -> None:
 def run(settings) -> None:
     from classifier_site.accounts.models import User
     from images.services import image_ingest, image_open
-    from inference.services import classify, model_version_active
+    from inference.services import classify, model_availability_report, model_version_active
     from inference.types import ImageInput
     from jobs.models import Job
     from jobs.services import job_run, job_submit
@@ -98,7 +98,7 @@ def run(settings) -> None:
     for offset in (0, 1000, 2000):
         # The warm-up set is one full batch: the first forward pass at a new batch shape
         # pays one-time kernel set-up that must not land in either timing.
-        count = settings.INFERENCE_BATCH_SIZE if offset == 2000 else N
+        count = (settings.INFERENCE_BATCH_SIZE or 8) if offset == 2000 else N
         sets.append(
             [
                 image_ingest(owner=user, fileobj=io.BytesIO(b), filename=f"p{offset + i}.jpg").image
@@ -106,6 +106,7 @@ def run(settings) -> None:
             ]
         )
     baseline_set, job_set, warm_set = sets
+    model_availability_report(worker="bench")  # what a worker records at start
     version = model_version_active(kind="imagenet")
     print(
         f"model {version.name}, batch size {settings.INFERENCE_BATCH_SIZE}, {N} photos "

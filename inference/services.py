@@ -10,9 +10,11 @@ Torch is imported only when a forward pass is needed (inference.backends, worker
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -21,7 +23,7 @@ from django.db import IntegrityError, transaction
 from inference import registry
 from inference.errors import ModelUnavailable, WeightsMissing
 from inference.labels import labels_clean
-from inference.models import ImageEmbedding, ModelVersion, TextEmbedding
+from inference.models import ImageEmbedding, ModelAvailability, ModelVersion, TextEmbedding
 from inference.prompts import template_set_key
 from inference.types import ImageInput, ImageOutcome, Prediction
 
@@ -34,6 +36,7 @@ __all__ = [
     "ModelUnavailable",
     "WeightsMissing",
     "classify",
+    "model_availability_report",
     "model_version_activate",
     "model_version_active",
     "model_version_upsert",
@@ -125,6 +128,41 @@ def model_versions_refresh() -> list[ModelVersion]:
     return versions
 
 
+def model_availability_report(*, worker: str | None = None) -> list[ModelAvailability]:
+    """Worker side, at start: load every known model (weights verified, engine built) and
+    record in the database which ones this worker can run, and why not for the others.
+
+    The web process offers and accepts only versions some worker reported ready. The
+    reason for a failure (it may name server paths and the command to fix it) is kept for
+    staff and logged once per model; users see a plain message.
+    """
+    worker = worker or socket.gethostname()
+    model_versions_refresh()
+    reports = []
+    for spec in registry.specs_all():
+        version = model_version_upsert(spec=spec, activate=False)
+        engine, precision, reason = "", "", ""
+        try:
+            backend = registry.backend_get(model_version=version)
+            _version_sync(version, backend)
+            engine, precision = backend.engine, backend.precision
+        except ModelUnavailable as exc:
+            reason = str(exc)
+            logger.warning("Model %s is not available on %s: %s", spec.name, worker, reason)
+        report, _ = ModelAvailability.objects.update_or_create(
+            model_version=version,
+            worker=worker,
+            defaults={
+                "ready": not reason,
+                "reason": reason,
+                "engine": engine,
+                "precision": precision,
+            },
+        )
+        reports.append(report)
+    return reports
+
+
 def _version_sync(model_version: ModelVersion, backend: Backend) -> None:
     """Record what the worker actually loaded; drop vectors made by other weights."""
     updates: dict[str, Any] = {}
@@ -139,6 +177,25 @@ def _version_sync(model_version: ModelVersion, backend: Backend) -> None:
             ImageEmbedding.objects.filter(model_version=model_version).delete()
             TextEmbedding.objects.filter(model_version=model_version).delete()
         updates["weights_sha256"] = backend.weights_sha256
+    old_decode = (model_version.preprocessing or {}).get("decode")
+    new_decode = backend.preprocessing.get("decode")
+    if (model_version.precision and model_version.precision != backend.precision) or (
+        old_decode and old_decode != new_decode
+    ):
+        # int8 and fp32 (or draft and exact decoding) give slightly different vectors: a
+        # stored one must come from the configuration the version records.
+        logger.warning(
+            "%s now runs %s with %s decoding (was %s, %s): discarding its stored image embeddings.",
+            model_version.name,
+            backend.precision,
+            new_decode,
+            model_version.precision,
+            old_decode,
+        )
+        ImageEmbedding.objects.filter(model_version=model_version).delete()
+    for name in ("engine", "precision", "weights_verified", "int8_gate"):
+        if getattr(model_version, name) != getattr(backend, name):
+            updates[name] = getattr(backend, name)
     if model_version.preprocessing != backend.preprocessing:
         updates["preprocessing"] = backend.preprocessing
     if model_version.logit_scale != backend.logit_scale:
@@ -189,16 +246,26 @@ class _Engine:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = registry.backend_get(model_version=self.model_version)
+            try:
+                self._backend = registry.backend_get(model_version=self.model_version)
+            except ModelUnavailable as exc:
+                # Availability changed under this worker (weights removed or replaced):
+                # say so, so the web stops accepting jobs for it if no worker can run it.
+                ModelAvailability.objects.update_or_create(
+                    model_version=self.model_version,
+                    worker=socket.gethostname(),
+                    defaults={"ready": False, "reason": str(exc), "engine": "", "precision": ""},
+                )
+                raise
             _version_sync(self.model_version, self._backend)
         return self._backend
 
 
-def _text_matrix(engine: _Engine, labels: list[str]) -> np.ndarray:
+def _text_matrix(engine: _Engine, labels: list[str], *, templates: str) -> np.ndarray:
     import numpy as np
 
     version = engine.model_version
-    key = template_set_key(version.prompt_templates or settings.CLIP_TEMPLATES)
+    key = template_set_key(templates)
     stored = {
         label: _from_bytes(vector)
         for label, vector in TextEmbedding.objects.filter(
@@ -207,9 +274,7 @@ def _text_matrix(engine: _Engine, labels: list[str]) -> np.ndarray:
     }
     missing = [label for label in labels if label not in stored]
     if missing:
-        computed = engine.backend.embed_texts(
-            missing, templates=version.prompt_templates or settings.CLIP_TEMPLATES
-        )
+        computed = engine.backend.embed_texts(missing, templates=templates)
         TextEmbedding.objects.bulk_create(
             [
                 TextEmbedding(
@@ -251,15 +316,15 @@ def _chunks(items: Sequence[ImageInput], size: int) -> Iterator[Sequence[ImageIn
         yield items[start : start + size]
 
 
-def _preprocess_one(backend: Backend, item: ImageInput) -> tuple[Any, str | None, float]:
+def _preprocess_one(backend: Backend, item: ImageInput) -> _Decoded:
     started = time.perf_counter()
     try:
         with item.open() as fh:
             array = backend.preprocess(fh)
-        return array, None, (time.perf_counter() - started) * 1000
+        return _Decoded(array=array, error=None, ms=(time.perf_counter() - started) * 1000)
     except Exception as exc:  # noqa: BLE001 - any undecodable input is this image's error
         message = f"Could not read the image: {exc}" if str(exc) else "Could not read the image."
-        return None, message, (time.perf_counter() - started) * 1000
+        return _Decoded(array=None, error=message, ms=(time.perf_counter() - started) * 1000)
 
 
 def classify(
@@ -269,19 +334,21 @@ def classify(
     labels: Sequence[str] | None,
     top_k: int,
     batch_size: int | None = None,
+    template_set: str | None = None,
 ) -> Iterator[list[ImageOutcome]]:
     """Classify images in batches; yields one list of outcomes per batch, in input order.
 
     Stored vectors (per content hash and version) are reused without a forward pass; new
     ones are stored. Decoding/preprocessing of the next batch runs in background threads
     while the current batch goes through the model. ``labels`` is required for zero-shot
-    and ignored for ImageNet. Scores are softmax probabilities (over the 1000 classes, or
-    over the labels with CLIP's logit scale), best first, ``top_k`` of them at most.
+    and ignored for ImageNet. ``template_set`` (zero-shot) is a CLIP_TEMPLATES value (a set
+    name such as "simple_imagenet", or "|"-separated templates); None uses the version's.
+    Scores are softmax probabilities (over the 1000 classes, or over the labels with CLIP's
+    logit scale), best first, ``top_k`` of them at most.
     """
     if not 1 <= top_k <= MAX_TOP_K:
         raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}.")
-    size = batch_size or settings.INFERENCE_BATCH_SIZE
-    if size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
     zero_shot = model_version.kind == ModelVersion.Kind.ZERO_SHOT
     clean_labels: list[str] = []
@@ -289,124 +356,176 @@ def classify(
         if labels is None:
             raise ValueError("Zero-shot classification needs labels.")
         clean_labels = labels_clean(labels)
+        templates = template_set or model_version.prompt_templates or settings.CLIP_TEMPLATES
+        template_set_key(templates)  # a malformed set fails here, before any work
     inputs = list(inputs)
     if not inputs:
         return
+    tuning = registry.spec_build(
+        architecture=model_version.architecture, config=model_version.config
+    ).tuning.resolved()
     engine = _Engine(model_version)
     executor = ThreadPoolExecutor(
-        max_workers=settings.INFERENCE_DECODE_THREADS, thread_name_prefix="inference-decode"
+        max_workers=tuning.decode_threads, thread_name_prefix="inference-decode"
     )
+    run = _Run(
+        engine=engine, executor=executor, inputs=inputs, size=batch_size or tuning.batch_size
+    )
+    scorer: _Scorer | None = None
     try:
-        yield from _classify_batches(
-            engine,
-            executor,
-            inputs,
-            labels=clean_labels,
-            zero_shot=zero_shot,
-            top_k=top_k,
-            size=size,
-        )
+        batches = list(_chunks(inputs, run.size))
+        plan = run.plan(batches[0], 0)
+        for index in range(len(batches)):
+            current = plan
+            if index + 1 < len(batches):
+                # Queue the next batch's decoding now, so it overlaps this batch's forward pass.
+                plan = run.plan(batches[index + 1], (index + 1) * run.size)
+            forwarded = run.forward(current)
+            if scorer is None:
+                scorer = _scorer_build(
+                    engine,
+                    labels=clean_labels,
+                    zero_shot=zero_shot,
+                    top_k=top_k,
+                    templates=templates if zero_shot else "",
+                )
+            yield run.outcomes(current, forwarded, scorer)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _classify_batches(
-    engine: _Engine,
-    executor: ThreadPoolExecutor,
-    inputs: list[ImageInput],
-    *,
-    labels: list[str],
-    zero_shot: bool,
-    top_k: int,
-    size: int,
-) -> Iterator[list[ImageOutcome]]:
-    import numpy as np
+@dataclass(frozen=True)
+class _Decoded:
+    """One image decoded and preprocessed in a decode thread (or the reason it could not be)."""
 
-    version = engine.model_version
-    known: dict[str, Any] = {}  # content hash -> vector, for this call
-    errors: dict[str, tuple[str, float]] = {}
-    window_end = 0
-    text: np.ndarray | None = None
-    names: Sequence[str] = labels if zero_shot else _imagenet_names()
-    scale = 1.0
+    array: Any  # float32 (3, H, W), None on error
+    error: str | None
+    ms: float
 
-    def plan(batch: Sequence[ImageInput], start: int) -> tuple:
-        """Main thread: look up stored vectors (a window at a time), start decoding the rest."""
-        nonlocal window_end
-        if start >= window_end:
-            window = inputs[start : start + max(size, LOOKUP_WINDOW)]
-            known.update(_image_vectors_stored(version, {i.content_hash for i in window}))
-            window_end = start + len(window)
+
+@dataclass(frozen=True)
+class _BatchPlan:
+    items: Sequence[ImageInput]
+    decoding: dict[str, Future[_Decoded]]  # content hash -> its decode, for uncached images
+
+
+@dataclass(frozen=True)
+class _Forwarded:
+    """What a batch's forward pass produced: time per image (decode + forward, ms)."""
+
+    per_image_ms: dict[str, float]
+    cached: frozenset[str]  # content hashes whose stored vector was reused
+
+
+@dataclass(frozen=True)
+class _Scorer:
+    """Turns vectors into predictions: ImageNet logits, or CLIP embeddings vs label text."""
+
+    text: Any  # (labels, dim) normalised text embeddings, None for ImageNet
+    names: Sequence[str]
+    scale: float
+    k: int
+
+    def predictions(self, vectors: np.ndarray) -> list[list[Prediction]]:
+        return _predictions(vectors, text=self.text, names=self.names, scale=self.scale, k=self.k)
+
+
+def _scorer_build(
+    engine: _Engine, *, labels: list[str], zero_shot: bool, top_k: int, templates: str
+) -> _Scorer:
+    if not zero_shot:
+        names = _imagenet_names()
+        return _Scorer(text=None, names=names, scale=1.0, k=min(top_k, len(names)))
+    text = _text_matrix(engine, labels, templates=templates)
+    if engine.model_version.logit_scale is None:
+        engine.backend  # noqa: B018 - loading records the version's logit scale
+    scale = float(engine.model_version.logit_scale or 1.0)
+    return _Scorer(text=text, names=labels, scale=scale, k=min(top_k, len(labels)))
+
+
+@dataclass
+class _Run:
+    """One classify call's state across batches: stored vectors seen, per-image errors."""
+
+    engine: _Engine
+    executor: ThreadPoolExecutor
+    inputs: list[ImageInput]
+    size: int
+    known: dict[str, Any] = field(default_factory=dict)  # content hash -> vector
+    errors: dict[str, _Decoded] = field(default_factory=dict)
+    window_end: int = 0
+
+    def plan(self, items: Sequence[ImageInput], start: int) -> _BatchPlan:
+        """Look up stored vectors (a window at a time), start decoding the rest."""
+        if start >= self.window_end:
+            window = self.inputs[start : start + max(self.size, LOOKUP_WINDOW)]
+            version = self.engine.model_version
+            self.known.update(_image_vectors_stored(version, {i.content_hash for i in window}))
+            self.window_end = start + len(window)
         todo: dict[str, ImageInput] = {}
-        for item in batch:
-            if item.content_hash not in known and item.content_hash not in errors:
+        for item in items:
+            if item.content_hash not in self.known and item.content_hash not in self.errors:
                 todo.setdefault(item.content_hash, item)
-        futures: dict[str, Future] = {
-            h: executor.submit(_preprocess_one, engine.backend, item) for h, item in todo.items()
+        decoding = {
+            content_hash: self.executor.submit(_preprocess_one, self.engine.backend, item)
+            for content_hash, item in todo.items()
         }
-        return batch, futures
+        return _BatchPlan(items=items, decoding=decoding)
 
-    batches = list(_chunks(inputs, size))
-    current = plan(batches[0], 0)
-    for index in range(len(batches)):
-        batch, futures = current
-        if index + 1 < len(batches):
-            # Queue the next batch's decoding now, so it overlaps this batch's forward pass.
-            current = plan(batches[index + 1], (index + 1) * size)
-        cached_hashes = {i.content_hash for i in batch} - set(futures)
+    def forward(self, plan: _BatchPlan) -> _Forwarded:
+        """Wait for the batch's decodes, run the model on the good ones, store the vectors."""
+        import numpy as np
+
+        cached = frozenset({i.content_hash for i in plan.items} - set(plan.decoding))
         per_image_ms: dict[str, float] = {}
-        if futures:
-            arrays: list[Any] = []
-            hashes: list[str] = []
-            for content_hash, future in futures.items():
-                array, error, decode_ms = future.result()
-                if error is not None:
-                    errors[content_hash] = (error, decode_ms)
-                else:
-                    arrays.append(array)
-                    hashes.append(content_hash)
-                    per_image_ms[content_hash] = decode_ms
-            if arrays:
-                started = time.perf_counter()
-                vectors = engine.backend.embed_images(np.stack(arrays))
-                forward_ms = (time.perf_counter() - started) * 1000 / len(arrays)
-                new = dict(zip(hashes, vectors, strict=True))
-                _image_vectors_store(version, new)
-                known.update(new)
-                for content_hash in hashes:
-                    per_image_ms[content_hash] += forward_ms
-        if zero_shot and text is None:
-            text = _text_matrix(engine, labels)
-            if version.logit_scale is None:
-                engine.backend  # noqa: B018 - loading records the version's logit scale
-            scale = float(version.logit_scale or 1.0)
-        scoring_started = time.perf_counter()
-        good = [i for i in batch if i.content_hash in known]
+        arrays: list[Any] = []
+        hashes: list[str] = []
+        for content_hash, future in plan.decoding.items():
+            decoded = future.result()
+            if decoded.error is not None:
+                self.errors[content_hash] = decoded
+            else:
+                arrays.append(decoded.array)
+                hashes.append(content_hash)
+                per_image_ms[content_hash] = decoded.ms
+        if arrays:
+            started = time.perf_counter()
+            vectors = self.engine.backend.embed_images(np.stack(arrays))
+            forward_ms = (time.perf_counter() - started) * 1000 / len(arrays)
+            new = dict(zip(hashes, vectors, strict=True))
+            _image_vectors_store(self.engine.model_version, new)
+            self.known.update(new)
+            for content_hash in hashes:
+                per_image_ms[content_hash] += forward_ms
+        return _Forwarded(per_image_ms=per_image_ms, cached=cached)
+
+    def outcomes(
+        self, plan: _BatchPlan, forwarded: _Forwarded, scorer: _Scorer
+    ) -> list[ImageOutcome]:
+        """Predictions for every item of the batch, in order (errors as outcomes)."""
+        import numpy as np
+
+        started = time.perf_counter()
+        good = [i for i in plan.items if i.content_hash in self.known]
         predictions = (
-            _predictions(
-                np.stack([known[i.content_hash] for i in good]),
-                text=text,
-                names=names,
-                scale=scale,
-                k=min(top_k, len(names)),
-            )
-            if good
-            else []
+            scorer.predictions(np.stack([self.known[i.content_hash] for i in good])) if good else []
         )
-        scoring_ms = (time.perf_counter() - scoring_started) * 1000 / max(1, len(good))
+        scoring_ms = (time.perf_counter() - started) * 1000 / max(1, len(good))
         by_key = {item.key: p for item, p in zip(good, predictions, strict=True)}
         outcomes = []
-        for item in batch:
-            if item.content_hash in errors:
-                error, decode_ms = errors[item.content_hash]
-                outcomes.append(ImageOutcome(key=item.key, error=error, elapsed_ms=decode_ms))
+        for item in plan.items:
+            failed = self.errors.get(item.content_hash)
+            if failed is not None:
+                outcomes.append(
+                    ImageOutcome(key=item.key, error=failed.error, elapsed_ms=failed.ms)
+                )
                 continue
             outcomes.append(
                 ImageOutcome(
                     key=item.key,
                     predictions=by_key[item.key],
-                    elapsed_ms=per_image_ms.get(item.content_hash, 0.0) + scoring_ms,
-                    from_cache=item.content_hash in cached_hashes,
+                    elapsed_ms=forwarded.per_image_ms.get(item.content_hash, 0.0) + scoring_ms,
+                    from_cache=item.content_hash in forwarded.cached,
                 )
             )
-        yield outcomes
+        return outcomes

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from inference.registry import MOBILENET_V2_FILE
+from inference.registry import MOBILENET_V2_FILE, file_sha256
 
 TEST_CLIP_MODEL = "ViT-B-32-tiny"
 TEST_CLIP_PRETRAINED = "random"
@@ -41,6 +41,9 @@ def write_test_weights(
     clip_weights = directory / f"{clip_model}_{TEST_CLIP_PRETRAINED}.bin"
     clip_write(config_file, clip_weights, clip_config or TEST_CLIP_CONFIG)
     return {
+        # Random weights under torchvision's file name are not the published file: they are
+        # registered by their own hash, as an operator registers custom weights.
+        "WEIGHTS_SHA256": f"mobilenet_v2={file_sha256(directory / MOBILENET_V2_FILE)}",
         "WEIGHTS_DIR": str(directory),
         "MODEL_CACHE_DIR": str(directory / "cache"),
         "IMAGENET_MODEL": "mobilenet_v2",

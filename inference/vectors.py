@@ -136,7 +136,8 @@ def labels_compute(*, model_version: ModelVersion, labels: Sequence[str]) -> Non
     """Encode and store the labels' prompt-ensemble embeddings (loads the model)."""
     from inference.services import _Engine, _text_matrix
 
-    _text_matrix(_Engine(model_version), list(labels))
+    templates = model_version.prompt_templates or settings.CLIP_TEMPLATES
+    _text_matrix(_Engine(model_version), list(labels), templates=templates)
 
 
 def query_compute(*, model_version: ModelVersion, text: str) -> np.ndarray:

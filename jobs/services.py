@@ -27,7 +27,7 @@ from classifier_site.core.errors import Conflict, DomainError
 from images import services as image_services
 from images.models import Image
 from images.selectors import ImageFilters, image_list
-from inference import services as inference
+from inference import selectors as inference_selectors
 from inference.labels import LabelError, labels_clean
 from inference.models import ModelVersion
 from jobs.label_checks import LabelWarning, labels_check
@@ -171,18 +171,32 @@ def _clean_options(top_k: int, confidence_threshold: float) -> tuple[int, float]
 
 
 def _resolve_model(job_type: str, model_version_id: int | None) -> ModelVersion:
+    """The version to run: the requested one, or the kind's default. Availability is what
+    the workers reported (inference.selectors); a model no worker can run is refused now
+    (409) rather than accepted and failed later."""
     kind = MODEL_KIND[JobType(job_type)]
     if model_version_id in (None, ""):
-        try:
-            return inference.model_version_active(kind=kind)
-        except inference.ModelUnavailable as exc:
-            raise DomainError(str(exc), field="model_version", status_code=503) from None
+        version = inference_selectors.model_version_default(kind=kind)
+        if version is None:
+            raise Conflict(
+                "No model for this job type is available right now: the workers cannot run "
+                "one yet. Try again later or contact the administrator.",
+                field="model_version",
+            )
+        return version
     try:
-        return ModelVersion.objects.get(pk=model_version_id, kind=kind)
+        version = ModelVersion.objects.get(pk=model_version_id, kind=kind)
     except (ModelVersion.DoesNotExist, ValueError, TypeError):
         raise DomainError(
             "Unknown model version for this job type.", field="model_version"
         ) from None
+    if not inference_selectors.model_version_available(model_version=version):
+        raise Conflict(
+            f"The model {version.name} is not available right now: no worker can run it. "
+            "Choose another model or contact the administrator.",
+            field="model_version",
+        )
+    return version
 
 
 def _resolve_labels(

@@ -10,6 +10,7 @@ from django.conf import settings
 from dramatiq.middleware import CurrentMessage
 
 from classifier_site.core.broker import QUEUE_DEFAULT, QUEUE_JOBS, QUEUE_PREDICT
+from inference.errors import ModelUnavailable
 from jobs import services
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,14 @@ logger = logging.getLogger(__name__)
 # so a message that always raises and one that kills its worker both stop at 3.
 _RETRIES = max(settings.JOB_MAX_ATTEMPTS - 1, 0)
 _TIME_LIMIT_MS = settings.JOB_TIME_LIMIT_SECONDS * 1000
+
+
+# Said to users when the worker cannot run the job's model (weights missing or refused):
+# plain words, no server paths; the full reason goes to the log for staff.
+MODEL_UNAVAILABLE_MESSAGE = (
+    "The model for this job is not available on the workers (its weights are missing or "
+    "failed verification). Retrying would not help; an administrator must fix the model."
+)
 
 
 def _retry_when(retries: int, exc: BaseException) -> bool:
@@ -33,6 +42,13 @@ def _transient_delay_ms(retries: int) -> int:
 def _run(shard_id: int) -> None:
     try:
         services.shard_run(shard_id=shard_id)
+    except ModelUnavailable as exc:
+        # Permanent: the same worker fails the same way on every attempt. Final at once,
+        # one log line (no traceback), no retry.
+        logger.error("shard %s: failed, model unavailable (no retry): %s", shard_id, exc)
+        services.shard_attempt_failed(
+            shard_id=shard_id, error=MODEL_UNAVAILABLE_MESSAGE, final=True
+        )
     except BaseException as exc:  # TimeLimitExceeded is a BaseException
         message = CurrentMessage.get_current_message()
         retries = message.options.get("retries", 0) if message else _RETRIES

@@ -227,6 +227,7 @@ def dramatiq_broker_settings(
     max_backoff_ms: int,
     metrics_port: int = 0,
     liveness_file: str = "",
+    extra_middleware: tuple[Any, ...] = (),
 ) -> dict[str, Any]:
     """Build django-dramatiq's DRAMATIQ_BROKER setting from plain values."""
     if max_backoff_ms > MAX_SQS_BACKOFF_MS:
@@ -246,6 +247,7 @@ def dramatiq_broker_settings(
         middleware.append(WorkerMetricsServer(metrics_port))
     if liveness_file:
         middleware.append(LivenessFile(liveness_file))
+    middleware.extend(extra_middleware)
     if not broker_url:
         return {
             "BROKER": "dramatiq.brokers.stub.StubBroker",

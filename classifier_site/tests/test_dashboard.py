@@ -6,7 +6,7 @@ from jobs import services
 
 @pytest.mark.django_db
 def test_dashboard_shows_counts_recent_images_and_jobs(
-    client_user, user, other_user, django_assert_num_queries
+    client_user, user, other_user, django_assert_num_queries, inference_available
 ):
     mine = [ImageFactory(owner=user) for _ in range(3)]
     ImageFactory(owner=other_user)

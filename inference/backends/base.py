@@ -17,6 +17,10 @@ class Backend(Protocol):
     class_names: list[str]  # ImageNet class names ([] for zero-shot)
     logit_scale: float  # CLIP's learned temperature (1.0 for ImageNet logits)
     images_forwarded: int  # images through the network in this process (tests, metrics)
+    engine: str  # what runs the image forward pass: "openvino" | "onnx" | "torch"
+    precision: str  # "fp32" | "int8"
+    weights_verified: str  # "published" | "registered" | "unpublished"
+    int8_gate: dict[str, Any]  # the int8 accuracy measurement ({} when not applicable)
 
     def preprocess(self, fh: BinaryIO) -> np.ndarray:
         """Decode and preprocess one image into a float32 (3, H, W) array. Thread-safe."""

@@ -8,11 +8,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import torch
+from django.conf import settings
 
 from inference.backends.common import torch_setup
+from inference.backends.engines import Runner, runner_build
 from inference.backends.preprocess import preprocess_image
-from inference.backends.weights import weights_fetch
-from inference.registry import ModelSpec, file_sha256
+from inference.backends.weights import weights_load_path
+from inference.registry import ModelSpec, WeightsCheck, engine_cache_dir
 
 
 def imagenet_class_names() -> list[str]:
@@ -69,12 +71,28 @@ class ImageNetBackend:
     kind = "imagenet"
     logit_scale = 1.0
 
-    def __init__(self, *, spec: ModelSpec, model: torch.nn.Module, weights_path: Path) -> None:
+    def __init__(
+        self,
+        *,
+        spec: ModelSpec,
+        model: torch.nn.Module,
+        weights_path: Path,
+        check: WeightsCheck,
+        runner: Runner,
+    ) -> None:
         self.spec = spec
-        self.model = model.eval()
+        self.model = model.eval()  # the PyTorch reference, whatever engine runs the batches
+        self.runner = runner
         self.weights_path = weights_path
-        self.weights_sha256 = file_sha256(weights_path)
-        self.preprocessing: dict[str, Any] = dict(spec.preprocessing)
+        self.weights_sha256 = check.sha256
+        self.weights_verified = check.verified
+        self.engine = runner.engine
+        self.precision = runner.precision
+        self.int8_gate: dict[str, Any] = {}  # dynamic int8 does not pay for convolutions
+        self.preprocessing: dict[str, Any] = {
+            **spec.preprocessing,
+            "decode": "exact" if settings.INFERENCE_EXACT_PREPROCESSING else "draft",
+        }
         self.class_names = imagenet_class_names()
         self.dim = len(self.class_names)
         self.images_forwarded = 0
@@ -84,18 +102,19 @@ class ImageNetBackend:
         return preprocess_image(fh, cfg=self.preprocessing)
 
     def embed_images(self, batch: np.ndarray) -> np.ndarray:
-        with self._lock, torch.inference_mode():
-            logits = self.model(torch.from_numpy(batch))
+        with self._lock:
+            logits = self.runner(np.ascontiguousarray(batch, dtype=np.float32))
             self.images_forwarded += len(batch)
-        return logits.float().numpy()
+        return np.asarray(logits, dtype=np.float32)
 
     def embed_texts(self, labels: list[str], *, templates: str) -> np.ndarray:
         raise TypeError("ImageNet models classify into their 1000 classes; labels are unused.")
 
 
 def load(*, spec: ModelSpec) -> ImageNetBackend:
-    path = weights_fetch(spec)
-    torch_setup()
+    path, check = weights_load_path(spec)
+    tuning = spec.tuning.resolved()
+    torch_setup(tuning.threads)
     state_dict = _checkpoint_load(path)
     if spec.architecture == "mobilenet_v2":
         model = mobilenet_v2_build(state_dict)
@@ -103,4 +122,14 @@ def load(*, spec: ModelSpec) -> ImageNetBackend:
         model = efficientnet_lite0_build(state_dict)
     else:
         raise ValueError(f"Not an ImageNet architecture: {spec.architecture}")
-    return ImageNetBackend(spec=spec, model=model, weights_path=path)
+    model.eval()
+    crop = int(spec.preprocessing["crop"])
+    runner = runner_build(
+        engine=settings.INFERENCE_ENGINE,
+        module=model,
+        example=torch.zeros(1, 3, crop, crop),
+        directory=engine_cache_dir(spec, check.sha256),
+        part="image",
+        threads=tuning.threads,
+    )
+    return ImageNetBackend(spec=spec, model=model, weights_path=path, check=check, runner=runner)

@@ -53,10 +53,14 @@ def resized_size(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, int(size * width / height)), size
 
 
-def image_open(fh: BinaryIO, *, short_side: int) -> Image.Image:
-    """Decode an image at no less than ``short_side`` on its shorter side, upright, RGB."""
+def image_open(fh: BinaryIO, *, short_side: int, draft: bool = True) -> Image.Image:
+    """Decode an image at no less than ``short_side`` on its shorter side, upright, RGB.
+
+    ``draft=False`` decodes at full size, as the reference pipelines (torchvision, timm,
+    open_clip on a PIL image) do.
+    """
     img: Image.Image = Image.open(fh)
-    if img.format == "JPEG":
+    if draft and img.format == "JPEG":
         # DCT scaling: decode at the smallest 1/2..1/8 scale that keeps both sides ≥ target.
         w, h = img.size
         short = min(w, h)
@@ -67,9 +71,22 @@ def image_open(fh: BinaryIO, *, short_side: int) -> Image.Image:
 
 
 def preprocess_image(fh: BinaryIO, *, cfg: dict[str, Any]) -> np.ndarray:
-    """One image file → float32 (3, crop, crop), normalised as the model expects."""
+    """One image file → float32 (3, crop, crop), normalised as the model expects.
+
+    ``cfg["decode"]`` is "draft" (default: JPEGs decoded at 1/2–1/8 scale by the DCT, then
+    resized; on photos over 2000 px this moves ImageNet scores by up to ~0.1–0.3 and can
+    flip a close top-1, measured in issue 11 and tested in test_decoding.py) or "exact"
+    (full-size decode: the same float32 values as torchvision's Resize + CenterCrop +
+    ToTensor + Normalize, bit for bit).
+    """
+    resize = int(cfg["resize"])
+    img = image_open(fh, short_side=resize, draft=cfg.get("decode", "draft") != "exact")
+    return preprocess_pil(img, cfg=cfg)
+
+
+def preprocess_pil(img: Image.Image, *, cfg: dict[str, Any]) -> np.ndarray:
+    """An RGB PIL image → float32 (3, crop, crop), as torchvision's transforms compute it."""
     resize, crop = int(cfg["resize"]), int(cfg["crop"])
-    img = image_open(fh, short_side=resize)
     new_w, new_h = resized_size(*img.size, resize)
     if (new_w, new_h) != img.size:
         img = img.resize((new_w, new_h), _RESAMPLE[cfg["interpolation"]])
@@ -77,7 +94,7 @@ def preprocess_image(fh: BinaryIO, *, cfg: dict[str, Any]) -> np.ndarray:
     top = int(round((new_h - crop) / 2.0))
     img = img.crop((left, top, left + crop, top + crop))
     arr = np.asarray(img, dtype=np.float32)
-    arr *= 1.0 / 255.0
+    arr /= 255.0  # a division, as ToTensor does: multiplying by 1/255 rounds differently
     mean = np.asarray(cfg["mean"], dtype=np.float32)
     std = np.asarray(cfg["std"], dtype=np.float32)
     arr -= mean

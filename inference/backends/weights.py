@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 
 from inference.errors import WeightsMissing
-from inference.registry import ModelSpec, clip_cache_dir
+from inference.registry import ModelSpec, WeightsCheck, clip_cache_dir, weights_verify
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +101,9 @@ def weights_fetch(spec: ModelSpec) -> Path:
             f"Put {spec.expected_file.name} at {spec.expected_file}."
         ) from exc
     return target
+
+
+def weights_load_path(spec: ModelSpec) -> tuple[Path, WeightsCheck]:
+    """The weights file to load, verified against its published or registered hash."""
+    path = weights_fetch(spec)
+    return path, weights_verify(spec, path)

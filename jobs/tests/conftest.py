@@ -10,9 +10,10 @@ from images.tests.factories import ImageFactory
 
 
 @pytest.fixture(autouse=True)
-def _weights(inference_weights):
-    """Every jobs test resolves model versions against the tiny test checkpoints."""
-    return inference_weights
+def _weights(inference_available):
+    """Every jobs test resolves model versions against the tiny test checkpoints, which a
+    worker has reported it can run."""
+    return inference_available
 
 
 @pytest.fixture

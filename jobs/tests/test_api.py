@@ -173,3 +173,41 @@ def test_ten_parallel_submits_with_one_idempotency_key_make_one_job(user, images
     assert sorted(code for code, _ in results) == [200] * 9 + [201]
     assert {job_id for _, job_id in results} == {str(job.id)}
     assert JobImage.objects.filter(job=job).count() == 3
+
+
+def test_submit_for_a_model_no_worker_can_run_is_409_at_once(token_client, images):
+    from inference.models import ModelAvailability, ModelVersion
+
+    clip = ModelVersion.objects.get(kind="zero_shot", is_active=True)
+    # The worker found the CLIP weights missing at start: what it records (with the path).
+    ModelAvailability.objects.filter(model_version__kind="zero_shot").update(
+        ready=False, reason="Weights for open_clip/... are missing: put x.bin at /srv/weights/x.bin"
+    )
+    payload = {
+        "job_type": "custom_classification",
+        "image_ids": [str(images[0].id)],
+        "custom_labels": ["cat", "dog"],
+    }
+    response = token_client.post("/api/v1/submit", payload, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"] == {
+        "code": "conflict",
+        "message": "model_version: No model for this job type is available right now: the "
+        "workers cannot run one yet. Try again later or contact the administrator.",
+        "fields": {
+            "model_version": [
+                "No model for this job type is available right now: the workers cannot "
+                "run one yet. Try again later or contact the administrator."
+            ]
+        },
+    }
+    response = token_client.post(
+        "/api/v1/submit", {**payload, "model_version": clip.pk}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["message"] == (
+        f"model_version: The model {clip.name} is not available right now: no worker can run it. "
+        "Choose another model or contact the administrator."
+    )
+    assert "/srv" not in response.content.decode()
+    assert Job.objects.count() == 0

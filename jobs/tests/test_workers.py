@@ -387,3 +387,36 @@ def test_sigterm_hands_the_rest_of_the_shard_back_and_exits_in_the_grace_period(
         1,  # a hand-back is not a failed attempt
     )
     assert "handed back (worker shutting down)" in leaving.log()
+
+
+def test_corrupt_weights_fail_the_job_in_one_attempt_with_one_log_line(
+    user, inference_weights, dramatiq_worker, queues
+):
+    image = ImageFactory(stored=True, owner=user, seed=1)
+    job = services.job_submit(owner=user, job_type="image_classification", image_ids=[image.id]).job
+    # This worker's MobileNetV2 file no longer matches the hash it is registered with.
+    worker = dramatiq_worker(
+        queues=QUEUES,
+        env={**inference_weights, **FAST, "WEIGHTS_SHA256": "mobilenet_v2=" + "0" * 64},
+    )
+    job = wait_terminal(job.id, worker)
+    assert (job.status, job.attempts) == ("failed", 1)
+    assert job.error_message == (
+        "The model for this job is not available on the workers (its weights are missing or "
+        "failed verification). Retrying would not help; an administrator must fix the model."
+    )
+    line = f"shard {job.shards.get().id}: failed, model unavailable (no retry)"
+    wait_for(lambda: line in worker.log(), timeout=30, message="the worker's log line")
+    log = worker.log()
+    assert log.count(line) == 1
+    assert "does not match its hash registered in WEIGHTS_SHA256" in log
+    assert "Traceback" not in log
+    # The worker also reported at start that it cannot run MobileNetV2.
+    from inference.models import ModelAvailability
+
+    report = ModelAvailability.objects.exclude(worker="pytest").get(model_version=job.model_version)
+    assert (report.ready, report.reason.startswith("Weights file mobilenet_v2-7ebf99e0.pth")) == (
+        False,
+        True,
+    )
+    assert queues.dead_job_ids("inference") == []

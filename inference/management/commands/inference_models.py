@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from inference import registry
 from inference.errors import ModelUnavailable
 from inference.selectors import model_versions_list, model_weights_status
-from inference.services import model_versions_refresh
+from inference.services import model_availability_report, model_versions_refresh
 
 
 class Command(BaseCommand):
@@ -26,10 +26,22 @@ class Command(BaseCommand):
             "mobilenet_v2, efficientnet_lite0, open_clip)",
         )
         parser.add_argument("--refresh", action="store_true", help="create/refresh versions")
+        parser.add_argument(
+            "--report",
+            action="store_true",
+            help="load every model here (worker extra) and record which ones this machine "
+            "can run, as a worker does at start",
+        )
 
-    def handle(self, *args, fetch: list[str] | None, refresh: bool, **options) -> None:
+    def handle(
+        self, *args, fetch: list[str] | None, refresh: bool, report: bool, **options
+    ) -> None:
         if fetch is not None:
             self._fetch(fetch)
+        if report:
+            for row in model_availability_report():
+                state = f"ready ({row.engine} {row.precision})" if row.ready else row.reason
+                self.stdout.write(f"{row.model_version.name:<40} {state}")
         if refresh or fetch is not None:
             model_versions_refresh()
         for status in model_weights_status():
