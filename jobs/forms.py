@@ -2,19 +2,18 @@ from __future__ import annotations
 
 from django import forms
 
-from inference.selectors import model_weights_status
+from inference.selectors import model_versions_available, model_versions_list
 from jobs.models import NAME_MAX, JobStatus, JobType
 from jobs.selectors import JOB_SORTS
 
 
 def models_installed() -> dict[str, bool]:
-    """Model version name -> whether the workers can run it.
-
-    Today: whether the weights file is on disk where this process looks (web and workers
-    share the weights folder). The one place to re-point at the workers' reported
-    availability.
-    """
-    return {status.name: status.path is not None for status in model_weights_status()}
+    """Model version name -> whether a worker reported it can run it (weights verified,
+    engine built). The web process has no weights of its own: its disk proves nothing."""
+    available = set(model_versions_available().values_list("name", flat=True))
+    return {
+        name: name in available for name in model_versions_list().values_list("name", flat=True)
+    }
 
 
 KIND_OF_TYPE = {
