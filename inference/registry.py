@@ -354,6 +354,12 @@ def backend_get(*, model_version: ModelVersion) -> Backend:
     return backend
 
 
+def backends_clear() -> None:
+    """Forget loaded backends (tests, or after weights were replaced)."""
+    with _lock:
+        _backends.clear()
+
+
 __all__ = [
     "ModelSpec",
     "Tuning",
