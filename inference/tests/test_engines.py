@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from classifier_site.testing.images import encode, gradient
 from inference import registry
 from inference.backends import clip as clip_backend
 from inference.backends.photos import natural_photos
@@ -17,7 +18,7 @@ from inference.services import (
     model_version_active,
     model_version_upsert,
 )
-from inference.tests.conftest import gradient, image_bytes, image_input
+from inference.tests.conftest import image_input
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +126,7 @@ def test_exports_are_cached_per_weights_hash(db, settings, inference_weights):
 def test_int8_is_used_only_when_the_gate_passes(db, settings, inference_weights, monkeypatch):
     settings.INFERENCE_ENGINE = "onnx"
     version = model_version_active(kind="zero_shot")
-    data = [image_bytes(gradient(seed=s)) for s in range(3)]
+    data = [encode(gradient(seed=s)) for s in range(3)]
     inputs = [image_input(str(i), d) for i, d in enumerate(data)]
 
     list(classify(model_version=version, inputs=inputs, labels=["cat", "dog"], top_k=1))
@@ -164,7 +165,7 @@ def test_torch_engine_is_the_reference_and_never_int8(db, settings, inference_we
 def test_version_records_what_reproduces_a_result(db, settings, inference_weights):
     settings.INFERENCE_ENGINE = "openvino"
     version = model_version_upsert(spec=spec_build(architecture="mobilenet_v2"), activate=True)
-    data = image_bytes(gradient())
+    data = encode(gradient())
     list(classify(model_version=version, inputs=[image_input("a", data)], labels=None, top_k=1))
     version = ModelVersion.objects.get(pk=version.pk)
     assert version.name == "mobilenet_v2/imagenet1k_v2"
