@@ -446,7 +446,7 @@ def test_task_environment_matches_what_the_settings_read(deployed, service):
     assert unread == set(), "set by the task definition but read by nothing"
 
     namespace = deployed.outputs["sqs_namespace"]
-    assert seen["broker"] == "classifier_site.broker.RedrivingSQSBroker"
+    assert seen["broker"] == "classifier_site.core.broker.RedrivingSQSBroker"
     assert seen["namespace"] == namespace
     assert seen["visibility"] == 2100
     assert seen["max_receives"] == 3

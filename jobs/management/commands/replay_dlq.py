@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
-from classifier_site.broker import QUEUE_DEFAULT, QUEUE_JOBS, QUEUE_PREDICT
 from django.core.management.base import BaseCommand, CommandError
+
+from classifier_site.core.broker import QUEUE_DEFAULT, QUEUE_JOBS, QUEUE_PREDICT
 
 
 class Command(BaseCommand):
