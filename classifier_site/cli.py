@@ -192,9 +192,7 @@ def files_find(dirs: list[str], *, recursive: bool) -> list[Path]:
         if not root.is_dir():
             raise CliError(f"No such folder: {root}")
         entries = root.rglob("*") if recursive else root.iterdir()
-        found += sorted(
-            p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        found += sorted(p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     return found
 
 
