@@ -226,7 +226,7 @@ def upload_one(api: Api, path: Path) -> dict[str, Any]:
             timeout=api.timeout,
         )
     if put.status_code not in (200, 201, 204):
-        raise CliError(f"{path}: {error_message(put)}")
+        raise CliError(f"PUT upload_url: {error_message(put)}")
     try:
         body = put.json()
     except ValueError:
@@ -275,7 +275,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
             try:
                 outcome = future.result()
             except CliError as exc:
-                errors.append(str(exc))
+                errors.append(f"{futures[future].path}: {exc}")
                 continue
             ids.append(outcome["image"]["id"])
             if outcome["outcome"] == "stored":

@@ -153,3 +153,33 @@ def test_login_upload_classify_results_end_to_end(
     cli("login", live_server.url, "--token", token.key)
     other = cli("results", str(job.id), check=False)
     assert other.returncode == 1 and "HTTP 404" in other.stderr
+
+
+def test_upload_goes_straight_to_s3_and_resumes(cli, tmp_path, live_server, user, s3_storage):
+    """On S3 the bytes go to the bucket by the presigned PUT, not through the app."""
+    from rest_framework.authtoken.models import Token
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        (photos / f"p{i}.jpg").write_bytes(jpeg(seed=10 + i))
+    shutil.copy(photos / "p0.jpg", photos / "p0-again.jpg")
+    token, _ = Token.objects.get_or_create(user=user)
+    cli("login", live_server.url, "--token", token.key)
+
+    first = cli("upload", str(photos))
+    assert "4 files: 3 uploaded, 1 already there (skipped), 0 failed" in first.stdout, (
+        first.stdout + first.stderr
+    )
+    images = Image.objects.filter(owner=user)
+    assert images.count() == 3
+    assert all(i.file.storage.exists(i.file.name) for i in images)  # in the bucket
+    again = cli("upload", str(photos))
+    assert "4 files: 0 uploaded, 4 already there (skipped), 0 failed" in again.stdout
+
+    # A file that is not an image is refused with the server's reason; the rest is kept.
+    (photos / "broken.jpg").write_bytes(b"not a jpeg at all")
+    bad = cli("upload", str(photos), check=False)
+    assert bad.returncode == 1
+    assert "1 failed" in bad.stdout and "broken.jpg" in bad.stderr, bad.stderr
+    assert Image.objects.filter(owner=user).count() == 3
