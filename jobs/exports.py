@@ -16,22 +16,28 @@ from jobs.models import Job, JobImage
 
 def item_data(item: JobImage, client_keys: dict | None = None) -> dict[str, Any]:
     key = (client_keys or {}).get(item.image_id) or item.key
+    status, error = selectors.item_outcome(item, item.job)
     return {
         "image_id": str(item.image_id) if item.image_id else None,
         "filename": item.filename,
         "s3_key": key,
         "key": key,
-        "status": item.status,
+        "status": status,
         "top_prediction": selectors.item_label(item) or None,
         "top_confidence": item.top_score,
         "all_predictions": item.predictions,
         "processing_time_ms": item.processing_ms,
-        "error": item.error or None,
+        "error": error or None,
     }
 
 
 def result_data(job: Job, items: list[JobImage]) -> dict[str, Any]:
     keys = client_keys(image_ids=[i.image_id for i in items if i.image_id])
+    data = [item_data(item, keys) for item in items]
+    # Counted as reported: the images a failed job never reached are failed ones too.
+    never_reached = sum(
+        1 for item, row in zip(items, data, strict=True) if row["status"] != item.status
+    )
     return {
         "job_id": str(job.id),
         "status": job.status,
@@ -47,9 +53,9 @@ def result_data(job: Job, items: list[JobImage]) -> dict[str, Any]:
             "total_images": job.total,
             "classified": job.classified,
             "unknown": job.unknown,
-            "failed": job.failed,
+            "failed": job.failed + never_reached,
             "processing_time_ms": round(sum(i.processing_ms or 0.0 for i in items), 3),
-            "images": [item_data(item, keys) for item in items],
+            "images": data,
         },
     }
 

@@ -168,6 +168,20 @@ def job_label_groups(*, items: list[JobImage]) -> list[LabelGroup]:
     ]
 
 
+NEVER_CLASSIFIED_REASON = "The job failed before this image was classified."
+
+
+def item_outcome(item: JobImage, job: Job) -> tuple[str, str]:
+    """The status and error a result reports for an item.
+
+    A failed job is finished, so an image it never reached is not "pending" (a client
+    would wait for it forever): it is reported failed, with the job's reason. Stored rows
+    stay pending, so a retry still runs them."""
+    if item.status == ItemStatus.PENDING and job.status == JobStatus.FAILED:
+        return ItemStatus.FAILED, job.error_message or NEVER_CLASSIFIED_REASON
+    return item.status, item.error
+
+
 def item_label(item: JobImage) -> str:
     """What a result reports as the prediction: the label, or "unknown" under threshold."""
     if item.status == ItemStatus.CLASSIFIED:
