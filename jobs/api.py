@@ -250,12 +250,18 @@ class SubmitApi(APIView):
             model_version_id=v["model_version"],
             idempotency_key=idempotency_key,
         )
-        # Dispatch ran on commit inside job_submit: report the status the job has now
-        # ("queued" once the message is out), not the one it was created with.
+        # The messages are sent after commit by a background sender (a submit never waits
+        # on the queue), so a new job is still "pending" in the database for a moment. It is
+        # accepted for processing all the same (the sweeper re-sends whatever a send loses):
+        # the documented answer "queued" says exactly that. A repeated request reports the
+        # job's real status.
         result.job.refresh_from_db(fields=["status"])
+        shown = result.job.status
+        if result.created and shown == JobStatus.PENDING:
+            shown = JobStatus.QUEUED
         body = {
             "job_id": result.job.id,
-            "status": result.job.status,
+            "status": shown,
             "message": "Job submitted successfully" if result.created else "Job already submitted",
             "warnings": [w.as_dict() for w in result.warnings],
         }
