@@ -68,6 +68,9 @@ class Job(models.Model):
     failed = models.PositiveIntegerField(default=0)
     # Images left unprocessed by a cancel: processed + canceled == total once it stopped.
     canceled = models.PositiveIntegerField(default=0)
+    # Images already done when the current run started (a retry keeps earlier results):
+    # the speed shown is the current run's work over its own time, not the whole job's.
+    done_before_run = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -137,8 +137,9 @@ def job_progress(*, job: Job) -> Progress:
     if job.started_at:
         end = job.completed_at or timezone.now()
         elapsed = max((end - job.started_at).total_seconds(), 0.0)
-        if job.processed and elapsed > 0:
-            rate = job.processed / elapsed
+        done_in_run = job.processed - job.done_before_run
+        if done_in_run > 0 and elapsed > 0:
+            rate = done_in_run / elapsed
             if not job.is_terminal:
                 eta = int((job.total - job.processed) / rate)
     return Progress(job.processed, job.total, percent, rate, eta, elapsed)

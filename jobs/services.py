@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from categories.models import Category
@@ -526,11 +527,13 @@ def job_retry_failed(*, job: Job) -> Job:
             status=JobStatus.PENDING,
             attempts=0,
             error_message="",
+            started_at=None,  # the retry's first claim starts its own clock
             completed_at=None,
             dispatched_at=None,
             updated_at=now,
         )
         recount(job.pk)
+        Job.objects.filter(pk=job.pk).update(done_before_run=F("processed"))
         transaction.on_commit(partial(job_dispatch_soon, job.pk))
     job.refresh_from_db()
     return job

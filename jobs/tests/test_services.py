@@ -8,7 +8,7 @@ from django.utils import timezone
 from categories.services import category_create
 from classifier_site.core.errors import Conflict, DomainError
 from images.tests.factories import ImageFactory
-from jobs import services
+from jobs import selectors, services
 from jobs.models import ItemStatus, Job, JobImage, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -233,6 +233,25 @@ def test_retry_failed_reruns_only_failed_images(user, images):
     job.refresh_from_db()
     assert (job.status, job.processed, job.failed) == ("completed", 4, 1)
     assert dict(job.items.exclude(image=corrupt).values_list("id", "completed_at")) == done_before
+
+
+def test_speed_after_a_retry_is_the_retrys_work_over_its_own_time(user, images):
+    corrupt = ImageFactory(stored=True, owner=user, seed=52, corrupt=True)
+    job = submit(user, [*images, corrupt])
+    services.job_run(job_id=job.id)
+    # The first run was long ago; the retry must not be timed from it.
+    Job.objects.filter(pk=job.id).update(started_at=timezone.now() - timedelta(hours=1))
+    services.job_retry_failed(job=job)
+    job.refresh_from_db()
+    assert (job.started_at, job.done_before_run) == (None, 3)
+    services.job_run(job_id=job.id)
+    job.refresh_from_db()
+    Job.objects.filter(pk=job.id).update(completed_at=job.started_at + timedelta(seconds=2))
+    job.refresh_from_db()
+    progress = selectors.job_progress(job=job)
+    # One image (the corrupt one, failed again) in the retry's 2 s: 0.5 images/s, where
+    # timing from the first run's start would give 4 / 3602 s.
+    assert (progress.done, progress.elapsed_seconds, progress.images_per_second) == (4, 2.0, 0.5)
 
 
 def test_delete_only_finished_jobs(user, images):
