@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -230,6 +231,7 @@ class Cluster:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",
             "DATA_DIR": str(self.run_dir / "data"),
+            "STATIC_ROOT": str(self.run_dir / "static"),
             "DATABASE_URL": db_url,
             "CACHE_BACKEND": "database",
             "BROKER_URL": "sqs://",
@@ -296,6 +298,11 @@ class Cluster:
         release = self._manage("release")
         if release.returncode != 0:
             raise SystemExit(f"release failed:\n{release.stdout}\n{release.stderr}")
+        # As the image build does: the production settings serve hashed, compressed static
+        # files from a manifest, and every HTML page fails (500) without it.
+        static = self._manage("collectstatic", "--noinput")
+        if static.returncode != 0:
+            raise SystemExit(f"collectstatic failed:\n{static.stdout}\n{static.stderr}")
         if self.args.demo:
             self._manage("ensure_demo_user")
             # "Generated token <key> for user demo"
@@ -402,12 +409,15 @@ class Cluster:
         log(f"scale {action}: backlog {backlog}, workers {before} -> {after}")
 
     # --- supervision --------------------------------------------------------------------------
-    def supervise(self, stop_after: float | None) -> None:
+    def supervise(self, stop_after: float | None, stop: threading.Event | None = None) -> None:
+        """Restart what died and run the scaler until ``stop_after`` seconds or ``stop``
+        (the load tests supervise from a thread)."""
         deadline = time.monotonic() + stop_after if stop_after else None
         next_scale = time.monotonic()
-        while deadline is None or time.monotonic() < deadline:
+        stop = stop or threading.Event()
+        while (deadline is None or time.monotonic() < deadline) and not stop.is_set():
             for proc in [*self.procs, *self.workers]:
-                if not proc.alive():
+                if not proc.alive() and not stop.is_set():
                     # A platform restarts a dead task; so do we (after a short pause).
                     log(f"{proc.name} exited ({proc.popen.returncode}); restarting")  # type: ignore[union-attr]
                     time.sleep(1)
