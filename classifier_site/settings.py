@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /livez answers before Host validation and the HTTPS redirect (load balancer).
+    "classifier_site.livez.LivezMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "classifier_site.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -107,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "classifier_site.context_processors.nav",
             ],
         },
     }

@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from categories import urls as categories_urls
 from classifier_site import api, health, views
@@ -12,7 +14,9 @@ api_v1 = [
     path("auth/token", api.TokenObtainApi.as_view(), name="api-token-obtain"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # Redoc's bundle loads its logo from its vendor's CDN; a self-hosted app serves every
+    # byte itself, so the old address leads to the (local) Swagger UI instead.
+    path("redoc/", RedirectView.as_view(pattern_name="api-docs"), name="api-redoc"),
     *images_urls.api_urlpatterns,
     *categories_urls.api_urlpatterns,
     *jobs_urls.api_urlpatterns,
@@ -20,6 +24,8 @@ api_v1 = [
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    # Browsers ask for /favicon.ico on pages that name no icon (JSON, files): no 404 in logs.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("accounts/", include("classifier_site.accounts.urls")),
     path("admin/", admin.site.urls),
     path("health", health.health, name="health"),

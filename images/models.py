@@ -40,3 +40,29 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.original_filename or str(self.id)
+
+
+class UserLabel(models.Model):
+    """A person's own label for a photo: an accepted or overridden prediction.
+
+    Kept apart from predictions (jobs' results), so re-running a job never overwrites what
+    someone decided; one per image, the latest decision wins, with who and when.
+    """
+
+    class Source(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted prediction"
+        OVERRIDE = "override", "Set by hand"
+
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, related_name="user_label")
+    label = models.CharField(max_length=100)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    labelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    labelled_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["label"], name="userlabel_label")]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.image_id})"

@@ -16,7 +16,7 @@ from django.utils import timezone
 from classifier_site.core.errors import DomainError, NotFound
 from images.intake import FORMATS
 from images.models import Image
-from images.relations import relations
+from images.relations import ImageLabel, relations
 
 # sort name -> (ordering field, descending). The id breaks ties in the same direction.
 SORTS: dict[str, tuple[str, bool]] = {
@@ -36,7 +36,9 @@ class ImageFilters:
     date_to: date | None = None  # inclusive
     format: str = ""  # lower-case key of FORMAT_CHOICES, or "" for any
     sort: str = "newest"
-    label: str = ""  # predicted label (any finished job of the user), case-insensitive
+    label: str = ""  # predicted label (any finished job of the user), case-insensitive, partial
+    unclassified: bool = False  # only images no finished job has a prediction for
+    user_label: str = ""  # the person's own label (images.UserLabel), case-insensitive
 
     @classmethod
     def from_params(cls, params: Any, *, strict: bool = False) -> ImageFilters:
@@ -65,6 +67,10 @@ class ImageFilters:
             bad("sort", f"must be one of {', '.join(SORTS)}.")
             sort = "newest"
         label = " ".join(str(params.get("label", "") or "").split())[:100]
+        raw_unclassified = str(params.get("unclassified", "") or "").strip().lower()
+        if raw_unclassified not in ("", "0", "1", "true", "false", "on"):
+            bad("unclassified", "use 1 (only unclassified images) or 0.")
+        user_label = " ".join(str(params.get("user_label", "") or "").split())[:100]
         return cls(
             q=q,
             date_from=dates["date_from"],
@@ -72,6 +78,8 @@ class ImageFilters:
             format=fmt,
             sort=sort,
             label=label,
+            unclassified=raw_unclassified in ("1", "true", "on"),
+            user_label=user_label,
         )
 
     def to_params(self) -> dict[str, str]:
@@ -79,13 +87,23 @@ class ImageFilters:
         out: dict[str, str] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value and value != f.default:
+            if value is True:
+                out[f.name] = "1"
+            elif value and value != f.default:
                 out[f.name] = value.isoformat() if isinstance(value, date) else str(value)
         return out
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.date_from or self.date_to or self.format or self.label)
+        return bool(
+            self.q
+            or self.date_from
+            or self.date_to
+            or self.format
+            or self.label
+            or self.unclassified
+            or self.user_label
+        )
 
 
 def image_get(*, user, image_id: Any) -> Image:
@@ -103,7 +121,9 @@ def image_get(*, user, image_id: Any) -> Image:
 def image_list(*, user, filters: ImageFilters | None = None) -> QuerySet[Image]:
     """``user``'s images matching ``filters``, in the filters' sort order."""
     filters = filters or ImageFilters()
-    qs = Image.objects.filter(owner=user)
+    qs = Image.objects.filter(owner=user).select_related("user_label")
+    if filters.user_label:
+        qs = qs.filter(user_label__label__iexact=filters.user_label)
     if filters.q:
         qs = qs.filter(original_filename__icontains=filters.q)
     tz = timezone.get_current_timezone()
@@ -117,9 +137,32 @@ def image_list(*, user, filters: ImageFilters | None = None) -> QuerySet[Image]:
     if filters.label:
         labelled = relations().image_ids_labelled(user=user, label=filters.label)
         qs = qs.filter(id__in=labelled) if labelled is not None else qs.none()
+    if filters.unclassified:
+        classified = relations().image_ids_classified(user=user)
+        if classified is not None:
+            qs = qs.exclude(id__in=classified)
     name, desc = SORTS[filters.sort]
     sign = "-" if desc else ""
     return qs.order_by(f"{sign}{name}", f"{sign}id")
+
+
+def image_labels(*, user, images: list[Image]) -> dict[uuid.UUID, ImageLabel]:
+    """The latest finished prediction of each of these (the user's) images, by id."""
+    if not images:
+        return {}
+    return relations().image_labels_latest(user=user, image_ids=[i.pk for i in images])
+
+
+def image_ids_busy(*, user, images: list[Image]) -> set[uuid.UUID]:
+    """Which of these (the user's) images an unfinished job is still to classify."""
+    if not images:
+        return set()
+    return relations().image_ids_in_use(image_ids=[i.pk for i in images if i.owner_id == user.pk])
+
+
+def label_facet(*, user, limit: int = 20) -> list[tuple[str, int]]:
+    """The labels this user's images were classified as, with image counts."""
+    return relations().label_counts(user=user, limit=limit)
 
 
 def image_ids_owned(*, user, ids: Any) -> list[uuid.UUID]:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("upload/", views.upload, name="images-upload"),
     path("delete/", views.bulk_delete, name="images-bulk-delete"),
     path("<uuid:image_id>/", views.detail, name="images-detail"),
+    path("<uuid:image_id>/chip", views.image_chip, name="images-chip"),
     path("<uuid:image_id>/file", views.image_file, name="images-file"),
     path("<uuid:image_id>/thumbnail", views.image_thumbnail, name="images-thumbnail"),
     path("<uuid:image_id>/delete/", views.delete, name="images-delete"),
@@ -26,3 +27,9 @@ api_urlpatterns = [
     ),
     path("upload-url", api.DirectUploadCreateApi.as_view(), name="api-upload-url"),
 ]
+
+# Issue 15: labels people own, search by meaning.
+from images import feature_urls  # noqa: E402
+
+urlpatterns += feature_urls.urlpatterns
+api_urlpatterns += feature_urls.api_urlpatterns

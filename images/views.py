@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,10 +25,13 @@ from images.selectors import FORMAT_CHOICES, SORT_LABELS, ImageFilters
 from images.uploads import limit_upload_size
 
 PAGE_SIZE = 48
+DELETE_PREVIEW = 24  # thumbnails shown on the delete confirmation
 
 
 def _template(request: HttpRequest, page: str, partial: str) -> str:
-    return f"{page}#{partial}" if request.htmx else page  # type: ignore[attr-defined]
+    htmx = request.htmx  # type: ignore[attr-defined]
+    # A history-restore request (Back after the cache was dropped) needs the whole page.
+    return f"{page}#{partial}" if htmx and not htmx.history_restore_request else page
 
 
 @login_required
@@ -48,24 +52,49 @@ def gallery(request: HttpRequest) -> HttpResponse:
     def link(**cursor: str) -> str:
         return f"{base}?{urlencode({**params, **cursor})}"
 
+    labels = selectors.image_labels(user=request.user, images=page.items)
+    busy = selectors.image_ids_busy(user=request.user, images=page.items)
     context = {
         "filters": filters,
         "filter_params": params,
         "page": page,
+        "tiles": [(image, labels.get(image.pk), image.pk in busy) for image in page.items],
+        "busy": bool(busy),
+        # Called by the template only where shown (the full page, not the grid partial).
+        "facet": functools.cache(lambda: selectors.label_facet(user=request.user)),
         "total": images.count(),
         "next_url": link(after=page.next_cursor) if page.next_cursor else None,
         "prev_url": link(before=page.prev_cursor) if page.prev_cursor else None,
         "formats": [(key, name) for key, name in FORMAT_CHOICES.items()],
         "sorts": SORT_LABELS.items(),
     }
-    return render(request, _template(request, "images/gallery.html", "results"), context)
+    response = render(request, _template(request, "images/gallery.html", "results"), context)
+    if request.htmx:  # type: ignore[attr-defined]
+        # The address bar shows only the filters in effect, not every empty form field.
+        cursor = {k: request.GET[k] for k in ("after", "before") if request.GET.get(k)}
+        response["HX-Push-Url"] = link(**cursor) if (params or cursor) else base
+    return response
 
 
 @login_required
 @require_GET
 def detail(request: HttpRequest, image_id) -> HttpResponse:
     image = selectors.image_get(user=request.user, image_id=image_id)
+    if request.GET.get("panel") == "1":
+        # The lightbox's view of the photo: picture, predictions and jobs, no page chrome.
+        return render(request, "images/detail.html#panel", {"image": image})
     return render(request, "images/detail.html", {"image": image})
+
+
+@login_required
+@require_GET
+def image_chip(request: HttpRequest, image_id) -> HttpResponse:
+    """A gallery tile's label chip; polled while a job is still classifying the image."""
+    image = selectors.image_get(user=request.user, image_id=image_id)
+    labels = selectors.image_labels(user=request.user, images=[image])
+    busy = selectors.image_ids_busy(user=request.user, images=[image])
+    context = {"image": image, "label": labels.get(image.pk), "busy": image.pk in busy}
+    return render(request, "images/_chip.html", context)
 
 
 @login_required
@@ -79,7 +108,9 @@ def image_file(request: HttpRequest, image_id) -> HttpResponseBase:
 @require_GET
 def image_thumbnail(request: HttpRequest, image_id) -> HttpResponseBase:
     image = selectors.image_get(user=request.user, image_id=image_id)
-    return image_file_response(image, thumbnail=True)
+    # No thumbnail (yet, or never made for an imported file): the original still shows
+    # the photo, where a 404 would show a broken image.
+    return image_file_response(image, thumbnail=bool(image.thumbnail.name))
 
 
 @csrf_exempt  # the size-limiting upload handler must go in before CSRF reads the body ...
@@ -134,6 +165,8 @@ def _upload(request: HttpRequest) -> HttpResponse:
                 kind: sum(1 for o in outcomes if o.outcome == kind)
                 for kind in ("stored", "duplicate", "rejected")
             }
+            kept = [o.image.pk for o in outcomes if o.image is not None]
+            context["classify_ids"] = list(dict.fromkeys(kept))
             status = services.rejected_status(outcomes) or 200
         else:
             status = 400
@@ -171,6 +204,9 @@ def bulk_delete(request: HttpRequest) -> HttpResponse:
         raise NotFound("Image not found.")
     context = {
         "count": len(owned),
+        "preview": list(
+            selectors.image_list(user=request.user).filter(id__in=owned[:DELETE_PREVIEW])
+        ),
         "ids": [] if select_all else owned,
         "select_all": select_all,
         "filter_params": filters.to_params(),
@@ -189,6 +225,7 @@ def delete(request: HttpRequest, image_id) -> HttpResponse:
         return redirect("images-gallery")
     context = {
         "count": 1,
+        "preview": [image],
         "ids": [image.pk],
         "image": image,
         "select_all": False,

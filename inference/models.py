@@ -91,3 +91,27 @@ class TextEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.template_set}) @ {self.model_version_id}"
+
+
+class QueryEmbedding(models.Model):
+    """A search query's text embedding (the raw words, no prompt template), cached so a
+    repeated search costs a lookup, not a trip to the worker."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="query_embeddings"
+    )
+    text_sha256 = models.CharField(max_length=64)  # of the normalised text: the lookup key
+    text = models.CharField(max_length=300)
+    dim = models.PositiveIntegerField()
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "text_sha256"], name="inference_query_embedding_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text[:40]} @ {self.model_version_id}"

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
 from classifier_site.core.errors import DomainError, NotFound
+from images.relations import ImageLabel
 from jobs.models import ACTIVE_STATUSES, ItemStatus, Job, JobImage, JobSource, JobStatus, JobType
 
 # sort name -> (ordering field, label shown in the history page's sort menu)
@@ -137,6 +138,18 @@ class Progress:
     elapsed_seconds: float | None
 
 
+def job_reused_count(*, job: Job) -> int:
+    """How many of the job's results came from stored predictions (no model run)."""
+    return job.items.filter(from_cache=True).exclude(status=ItemStatus.PENDING).count()
+
+
+def job_running_count(*, user) -> int:
+    """How many of the user's batch jobs are waiting or running (the nav badge)."""
+    return Job.objects.filter(
+        owner=user, source=JobSource.BATCH, status__in=ACTIVE_STATUSES
+    ).count()
+
+
 def job_progress(*, job: Job) -> Progress:
     percent = int(job.processed * 100 / job.total) if job.total else 100
     rate = eta = elapsed = None
@@ -232,7 +245,44 @@ class JobImageRelations:
         )
 
     def image_ids_labelled(self, *, user: Any, label: str) -> QuerySet[Any]:
-        """Images whose top prediction (above the job's threshold) was this label."""
+        """Images whose top prediction (above the job's threshold) contained this label."""
         return JobImage.objects.filter(
-            job__owner=user, status=ItemStatus.CLASSIFIED, top_label__iexact=label
+            job__owner=user, status=ItemStatus.CLASSIFIED, top_label__icontains=label
         ).values("image_id")
+
+    def image_ids_classified(self, *, user: Any) -> QuerySet[Any]:
+        return JobImage.objects.filter(
+            job__owner=user,
+            image__isnull=False,
+            status__in=(ItemStatus.CLASSIFIED, ItemStatus.UNKNOWN),
+        ).values("image_id")
+
+    def image_labels_latest(
+        self, *, user: Any, image_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, ImageLabel]:
+        # One query for a page of tiles; newest first, so the first row per image wins.
+        rows = (
+            JobImage.objects.filter(
+                job__owner=user,
+                image_id__in=list(image_ids),
+                status__in=(ItemStatus.CLASSIFIED, ItemStatus.UNKNOWN),
+            )
+            .order_by("image_id", "-completed_at", "-id")
+            .values_list("image_id", "top_label", "top_score", "status")
+        )
+        latest: dict[uuid.UUID, ImageLabel] = {}
+        for image_id, label, score, status in rows:
+            if image_id not in latest:
+                latest[image_id] = ImageLabel(label=label, score=score, status=status)
+        return latest
+
+    def label_counts(self, *, user: Any, limit: int) -> list[tuple[str, int]]:
+        rows = (
+            JobImage.objects.filter(
+                job__owner=user, image__isnull=False, status=ItemStatus.CLASSIFIED
+            )
+            .values("top_label")
+            .annotate(images=Count("image_id", distinct=True))
+            .order_by("-images", "top_label")[:limit]
+        )
+        return [(row["top_label"], row["images"]) for row in rows]

@@ -6,7 +6,9 @@ from jobs import api, predict_api, predict_views, views
 urlpatterns = [
     path("", views.job_list, name="job-list"),
     path("new/", views.job_new, name="job-new"),
+    path("running/", views.job_running_badge, name="job-running-badge"),
     path("<uuid:job_id>/", views.job_detail, name="job-detail"),
+    path("<uuid:job_id>/row/", views.job_row, name="job-row"),
     path("<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("<uuid:job_id>/retry/", views.job_retry, name="job-retry"),
     path("<uuid:job_id>/delete/", views.job_delete, name="job-delete"),
@@ -35,3 +37,9 @@ predict_urlpatterns = [
     path("submit/", predict_views.predict_submit, name="predict-submit"),
     path("<uuid:job_id>/", predict_views.predict_result, name="predict-result"),
 ]
+
+# Issue 15: preview before you run, compare two runs, score histograms.
+from jobs import insight_urls  # noqa: E402
+
+urlpatterns += insight_urls.urlpatterns
+api_urlpatterns += insight_urls.api_urlpatterns

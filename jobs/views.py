@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,11 +19,13 @@ from images.selectors import ImageFilters, image_ids_owned, image_list
 from inference.models import ModelVersion
 from jobs import selectors, services
 from jobs.api import export_response
-from jobs.forms import JobFilterForm, JobSubmitForm
+from jobs.forms import JobFilterForm, JobSubmitForm, models_installed
 from jobs.models import ItemStatus
 
 PAGE_SIZE = 25
 PREVIEW = 12
+RESULTS_PAGE_SIZE = 100  # rows of the results table per page
+GROUP_TILES = 48  # thumbnails shown per label group (the rest: "all in gallery")
 
 
 def _selection(request: HtmxHttpRequest, params) -> tuple[list, dict[str, str]]:
@@ -31,7 +35,12 @@ def _selection(request: HtmxHttpRequest, params) -> tuple[list, dict[str, str]]:
         qs = image_list(user=request.user, filters=filters)
         ids = list(qs.values_list("id", flat=True)[: settings.JOB_MAX_IMAGES + 1])
         return ids, {"all": "1", **filters.to_params()}
-    return params.getlist("image"), {}
+    # Only the user's own images count; another user's id is treated like a deleted one.
+    wanted = params.getlist("image")
+    owned = {str(i) for i in image_ids_owned(user=request.user, ids=wanted)}
+    return [i for i in dict.fromkeys(wanted) if i in owned], {
+        "missing": str(len(set(wanted)) - len(owned))
+    }
 
 
 @login_required
@@ -39,9 +48,12 @@ def _selection(request: HtmxHttpRequest, params) -> tuple[list, dict[str, str]]:
 def job_new(request: HtmxHttpRequest) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     image_ids, carried = _selection(request, params)
-    form_kwargs = {
+    missing = int(carried.pop("missing", "0") or 0)
+    form_kwargs: dict[str, Any] = {
         "categories": category_list(user=request.user),
         "model_versions": ModelVersion.objects.order_by("kind", "name"),
+        "installed": models_installed(),
+        "staff": request.user.is_staff,
     }
     if request.method == "POST":
         form = JobSubmitForm(request.POST, **form_kwargs)
@@ -75,9 +87,10 @@ def job_new(request: HtmxHttpRequest) -> HttpResponse:
         "image_ids": [] if carried else image_ids,
         "carried": carried,
         "count": len(image_ids),
+        "missing": missing,
         "preview": preview,
     }
-    return render(request, "jobs/new.html", context)
+    return render(request, "jobs/new.html", context, status=400 if form.errors else 200)
 
 
 @login_required
@@ -85,7 +98,7 @@ def job_new(request: HtmxHttpRequest) -> HttpResponse:
 def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = selectors.job_get(user=request.user, job_id=job_id)
     progress = selectors.job_progress(job=job)
-    context = {"job": job, "progress": progress}
+    context = {"job": job, "progress": progress, "reused": selectors.job_reused_count(job=job)}
     if request.htmx and request.htmx.target == "job-progress":
         response = render(request, "jobs/detail.html#progress", context)
         if job.is_terminal:
@@ -94,10 +107,14 @@ def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
         return response
     sort = request.GET.get("sort", "position")
     items = list(selectors.job_items(job=job, sort=sort))
+    page = Paginator(items, RESULTS_PAGE_SIZE).get_page(request.GET.get("page"))
     context.update(
         sort=sort,
-        items=items,
+        items=page.object_list,
+        page=page,
         groups=selectors.job_label_groups(items=items),
+        group_tiles=GROUP_TILES,
+        group_tiles_slice=f":{GROUP_TILES}",
         total_ms=sum(i.processing_ms or 0.0 for i in items),
         has_results=any(i.status != ItemStatus.PENDING for i in items),
     )
@@ -161,7 +178,33 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    for name in [name for name, value in query.items() if not value]:
+        query.pop(name)  # empty form fields make no filter
     context = {"form": form, "page": page, "query": query.urlencode()}
-    if request.htmx and request.htmx.target == "job-table":
-        return render(request, "jobs/list.html#job-table", context)
+    if (
+        request.htmx
+        and request.htmx.target == "job-table"
+        and not request.htmx.history_restore_request
+    ):
+        response = render(request, "jobs/list.html#job-table", context)
+        page_part = f"page={page.number}" if page.number > 1 else ""
+        clean = "&".join(part for part in (query.urlencode(), page_part) if part)
+        response["HX-Push-Url"] = f"{request.path}?{clean}" if clean else request.path
+        return response
     return render(request, "jobs/list.html", context)
+
+
+@login_required
+@require_GET
+def job_row(request: HtmxHttpRequest, job_id) -> HttpResponse:
+    """One history/dashboard row, polled while its job is still running."""
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    columns = "short" if request.GET.get("columns") == "short" else "full"
+    return render(request, "jobs/_row.html", {"job": job, "columns": columns})
+
+
+@login_required
+@require_GET
+def job_running_badge(request: HtmxHttpRequest) -> HttpResponse:
+    """The nav's running-jobs count (polled: quickly while something runs)."""
+    return render(request, "jobs/_running_badge.html")

@@ -34,8 +34,12 @@ def api_token(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def api_token_create(request: HttpRequest) -> HttpResponse:
+    had_token = Token.objects.filter(user_id=request.user.pk or 0).exists()
     token_rotate(user=request.user)  # type: ignore[arg-type]
-    messages.success(request, "A new API token was created. The previous one no longer works.")
+    if had_token:
+        messages.success(request, "A new API token was created. The previous one no longer works.")
+    else:
+        messages.success(request, "Your API token was created.")
     return redirect("api-token")
 
 

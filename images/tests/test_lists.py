@@ -16,8 +16,8 @@ from images.tests.factories import ImageFactory
 def test_gallery_queries_do_not_grow(n, client_user, user, django_assert_num_queries):
     ImageFactory.create_batch(n, owner=user)
 
-    # session, user, count, page
-    with django_assert_num_queries(4):
+    # session, user, count, page, latest labels, busy images, label facet, nav badge
+    with django_assert_num_queries(8):
         response = client_user.get("/images/")
 
     assert response.status_code == 200
@@ -28,7 +28,8 @@ def test_gallery_queries_do_not_grow(n, client_user, user, django_assert_num_que
 def test_gallery_partial_queries_do_not_grow(n, client_user, user, django_assert_num_queries):
     ImageFactory.create_batch(n, owner=user)
 
-    with django_assert_num_queries(4):
+    # session, user, count, page, latest labels, busy images
+    with django_assert_num_queries(6):
         response = client_user.get("/images/?q=photo", headers={"HX-Request": "true"})
 
     assert response.content.count(b'class="tile"') == n

@@ -56,7 +56,7 @@ def test_gallery_selection_form_targets_jobs_and_carries_filters(client_user, us
     response = client_user.get("/images/?q=cat&format=jpeg")
 
     html = response.content.decode()
-    assert '<form id="image-selection" method="get" action="/jobs/new/">' in html
+    assert '<form id="image-selection" method="get" action="/jobs/new/" data-total="1">' in html
     assert f'<input type="checkbox" name="image" value="{image.pk}"' in html
     assert '<input type="checkbox" name="all" value="1"> Select all 1 matching' in html
     assert '<input type="hidden" name="q" value="cat">' in html

@@ -35,7 +35,8 @@ def test_new_job_for_all_filtered_images(client_user, images):
     assert (job.total, job.confidence_threshold) == (3, 0.1)
 
 
-def test_new_job_errors_name_the_field(client_user, images):
+def test_new_job_errors_name_every_field_at_once(client_user, images):
+    """Issue 12, bug 9: every problem the form can see is reported in one submit."""
     response = client_user.post(
         "/jobs/new/",
         {
@@ -45,8 +46,9 @@ def test_new_job_errors_name_the_field(client_user, images):
             "confidence_threshold": "0",
         },
     )
-    assert response.status_code == 200
-    assert list(response.context["form"].errors) == ["top_k"]
+    assert response.status_code == 400
+    assert sorted(response.context["form"].errors) == ["custom_labels", "top_k"]
+    assert response.content.decode().count("Ensure this value is less than or equal to 10") == 1
     assert Job.objects.count() == 0
 
 
@@ -77,8 +79,8 @@ def test_history_list_filters_and_no_n_plus_one(
         make_job(user, images[:1])
     done = make_job(user, images)
     services.job_run(job_id=done.id)
-    # session, user, count, page of jobs (+ model versions joined)
-    with django_assert_num_queries(4):
+    # session, user, count, page of jobs (+ model versions joined), nav badge
+    with django_assert_num_queries(5):
         response = client_user.get("/jobs/")
     assert response.context["page"].paginator.count == 6
     response = client_user.get("/jobs/?status=completed&sort=-size")
