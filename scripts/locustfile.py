@@ -68,42 +68,70 @@ class ApiClient(HttpUser):
 
 
 class GalleryBrowser(HttpUser):
-    """A person in the browser: logs in, pages through the gallery, opens images."""
+    """A person in the browser: logs in, pages through the gallery, opens images.
+
+    As behind the deployment's TLS-terminating load balancer: requests carry
+    ``X-Forwarded-Proto: https``, so the production settings' secure-only session and CSRF
+    cookies are set; they are sent back explicitly (an HTTP client keeps secure cookies to
+    itself on a plain-HTTP URL), with the Origin a browser would send.
+    """
 
     wait_time = between(1, 4)
 
     def on_start(self) -> None:
-        page = self.client.get("/accounts/login/", name="/accounts/login/")
+        origin = self.host.replace("http://", "https://")
+        self.headers = {"X-Forwarded-Proto": "https"}
+        page = self.client.get("/accounts/login/", headers=self.headers, name="/accounts/login/")
         match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-        self.client.post(
+        csrf = page.cookies.get("csrftoken", "")
+        login = self.client.post(
             "/accounts/login/",
             {
                 "username": os.environ["LOAD_USERNAME"],
                 "password": os.environ["LOAD_PASSWORD"],
                 "csrfmiddlewaretoken": match.group(1) if match else "",
             },
-            headers={"Referer": self.host + "/accounts/login/"},
+            headers={
+                **self.headers,
+                "Cookie": f"csrftoken={csrf}",
+                "Origin": origin,
+                "Referer": origin + "/accounts/login/",
+            },
+            allow_redirects=False,
             name="/accounts/login/ (POST)",
         )
+        session = login.cookies.get("sessionid", "")
+        self.headers["Cookie"] = f"csrftoken={csrf}; sessionid={session}"
+
+    def page(self, path: str, name: str, expect: int = 200) -> None:
+        # Logged out (a redirect to the login page) counts as a failure, not a fast 200.
+        with self.client.get(
+            path, headers=self.headers, name=name, allow_redirects=False, catch_response=True
+        ) as response:
+            location = response.headers.get("Location", "")
+            if response.status_code != expect or "/accounts/login/" in location:
+                response.failure(f"HTTP {response.status_code} {location[:80]}")
 
     @task(3)
     def gallery(self) -> None:
-        self.client.get("/images/", name="/images/")
+        self.page("/images/", "/images/")
 
     @task(2)
     def image_detail(self) -> None:
         image_id = random.choice(IMAGE_IDS)
-        self.client.get(f"/images/{image_id}/", name="/images/[id]/")
-        self.client.get(f"/images/{image_id}/thumbnail", name="/images/[id]/thumbnail")
+        self.page(f"/images/{image_id}/", "/images/[id]/")
+        # A redirect to a short-lived S3 URL: the browser fetches the bytes from S3.
+        self.page(f"/images/{image_id}/thumbnail", "/images/[id]/thumbnail", expect=302)
 
     @task(1)
     def jobs_page(self) -> None:
-        self.client.get("/jobs/", name="/jobs/")
+        self.page("/jobs/", "/jobs/")
 
 
 class BurstSubmitter(HttpUser):
     """Queue explosion: together, the burst users submit LOAD_BURST_JOBS jobs at once."""
 
+    weight = 10
     wait_time = constant(0)
 
     @task
@@ -121,6 +149,7 @@ class BurstSubmitter(HttpUser):
 class ApiReader(HttpUser):
     """Reads while the queue is full: the job list and a job's status."""
 
+    weight = 4
     wait_time = between(0.5, 1.5)
 
     @task
@@ -131,6 +160,7 @@ class ApiReader(HttpUser):
 class Predictor(HttpUser):
     """Single-image predictions: their own queue and worker, whatever the bulk backlog."""
 
+    weight = 1
     wait_time = between(2, 4)
 
     @task
