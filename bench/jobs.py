@@ -9,8 +9,8 @@ Prints, for the offline ImageNet model (EfficientNet-Lite0, real weights):
 - re-running a job over all 2N already-embedded photos with another top-k (no forward pass);
 - re-running RERUN_IMAGES (10 000) stored images whose vectors are stored (the rows and
   vectors are made directly: no forward pass is the point), submit and run timed apart.
-The worker process and SQS hop are not in these figures: bench/cluster.py (run after this
-one) measures jobs through the production topology (scaling on 1 and 2 workers, job / raw
+The worker process and SQS hop are not in these figures: bench/cluster.py (`make bench`
+runs both) measures jobs through the production topology (scaling on 1 and 2 workers, job / raw
 model, submit requests/s per core, kill -9 recovery).
 """
 
@@ -26,7 +26,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-_ENV_AT_START = dict(os.environ)  # bench/cluster.py gets this, not the settings set below
 
 N = 48  # photos per set
 RERUN_IMAGES = int(os.environ.get("BENCH_RERUN_IMAGES", "10000"))
@@ -221,9 +220,3 @@ def rerun_stored(user, version) -> None:
 
 if __name__ == "__main__":
     main()
-    if "--no-cluster" not in sys.argv:
-        import subprocess
-
-        subprocess.run(
-            [sys.executable, str(ROOT / "bench/cluster.py")], env=_ENV_AT_START, check=True
-        )

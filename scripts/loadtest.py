@@ -106,7 +106,11 @@ class LoadCluster:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> LoadCluster:
-        self.cluster.start()
+        try:
+            self.cluster.start()
+        except BaseException:
+            self.__exit__()  # what did start (moto, the database) goes too
+            raise
         self._thread = threading.Thread(
             target=self.cluster.supervise, args=(None, self._stop), daemon=True
         )
