@@ -18,7 +18,7 @@ PROD_ENV := DEBUG=0 EMBEDDED=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(sec
 	BROKER_URL=sqs:// S3_BUCKET=classifier-media CACHE_BACKEND=database
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint lint-deploy format bench install system clean worker cluster lock
+.PHONY: help run test lint lint-deploy format bench install system clean worker cluster lock loadtest
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,15 @@ worker: $(STAMP) ## Run queue workers (needs BROKER_URL): jobs and single-image 
 WORKERS ?= 2
 cluster: $(STAMP) ## Production topology on this machine (PostgreSQL, moto S3+SQS, gunicorn, WORKERS=N bulk workers, a predict worker, the sweeper); Ctrl-C stops all. AUTOSCALE=1 scales the bulk workers
 	$(PY) scripts/cluster.py --workers $(WORKERS) --demo $(if $(filter 1,$(AUTOSCALE)),--autoscale)
+
+SCENARIO ?= sustained
+DURATION ?= 90
+$(VENV)/.load-installed: pyproject.toml | $(STAMP)
+	$(PIP) install -q -e ".[worker,dev,load]"
+	@touch $@
+
+loadtest: $(VENV)/.load-installed ## Locust load test on the cluster topology: SCENARIO=sustained|explosion|autoscale|throughput|all (reports under docs/loadtest/)
+	$(PY) scripts/loadtest.py $(SCENARIO) --duration $(DURATION)
 
 lint: $(STAMP) ## ruff, mypy, import contracts (torch stays in the worker), migrations, deploy check
 	$(VENV)/bin/ruff check .

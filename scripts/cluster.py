@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -230,6 +231,7 @@ class Cluster:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "0",
             "DATA_DIR": str(self.run_dir / "data"),
+            "STATIC_ROOT": str(self.args.static_root or self.run_dir / "static"),
             "DATABASE_URL": db_url,
             "CACHE_BACKEND": "database",
             "BROKER_URL": "sqs://",
@@ -255,6 +257,15 @@ class Cluster:
             text=True,
             timeout=600,
         )
+
+    def _static_current(self) -> bool:
+        """A --static-root collected after the last change to ./static (load tests start
+        many clusters; collecting and compressing takes minutes on a busy machine)."""
+        manifest = Path(self.env["STATIC_ROOT"]) / "staticfiles.json"
+        if not self.args.static_root or not manifest.exists():
+            return False
+        newest = max(p.stat().st_mtime for p in (ROOT / "static").rglob("*") if p.is_file())
+        return manifest.stat().st_mtime > newest
 
     def _worker(self, queue: str, name: str) -> Proc:
         liveness = self.run_dir / f"live/{name}"
@@ -292,6 +303,16 @@ class Cluster:
             aws_access_key_id="cluster",
             aws_secret_access_key="cluster",
         ).create_bucket(Bucket="classifier-media")
+        # As the image build does, first: the production settings serve hashed, compressed
+        # static files from a manifest; without it every HTML page (and the URLconf, which
+        # names the favicon's hashed path) fails.
+        if self._static_current():
+            log(f"static files: reusing {self.env['STATIC_ROOT']}")
+        else:
+            log("collectstatic (one-off)")
+            static = self._manage("collectstatic", "--noinput")
+            if static.returncode != 0:
+                raise SystemExit(f"collectstatic failed:\n{static.stdout}\n{static.stderr}")
         log("release: migrations, cache table, model versions (one-off)")
         release = self._manage("release")
         if release.returncode != 0:
@@ -402,12 +423,15 @@ class Cluster:
         log(f"scale {action}: backlog {backlog}, workers {before} -> {after}")
 
     # --- supervision --------------------------------------------------------------------------
-    def supervise(self, stop_after: float | None) -> None:
+    def supervise(self, stop_after: float | None, stop: threading.Event | None = None) -> None:
+        """Restart what died and run the scaler until ``stop_after`` seconds or ``stop``
+        (the load tests supervise from a thread)."""
         deadline = time.monotonic() + stop_after if stop_after else None
         next_scale = time.monotonic()
-        while deadline is None or time.monotonic() < deadline:
+        stop = stop or threading.Event()
+        while (deadline is None or time.monotonic() < deadline) and not stop.is_set():
             for proc in [*self.procs, *self.workers]:
-                if not proc.alive():
+                if not proc.alive() and not stop.is_set():
                     # A platform restarts a dead task; so do we (after a short pause).
                     log(f"{proc.name} exited ({proc.popen.returncode}); restarting")  # type: ignore[union-attr]
                     time.sleep(1)
@@ -443,6 +467,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--namespace", default=env("CLUSTER_NAMESPACE", "cluster"))
     p.add_argument("--data-dir", default=env("CLUSTER_DIR", ""))
     p.add_argument("--keep", action="store_true", help="keep the run directory")
+    p.add_argument("--static-root", default="", help="collected static files kept between runs")
     p.add_argument("--demo", action="store_true", help="demo user and an API token file")
     p.add_argument("--stop-after", type=float, default=None, help="stop after SECONDS")
     p.add_argument("--autoscale", action="store_true", default=env("AUTOSCALE") == "1")

@@ -2,7 +2,9 @@
 
 Processes are pointed at the proxy's port instead of the service's. ``down()`` closes
 the listener and every open connection (new ones are refused, as when a server is
-restarted); ``up()`` listens again on the same port.
+restarted); ``up()`` listens again on the same port. ``blackhole()`` keeps accepting
+but never forwards nor answers (a network that drops packets: clients wait for their
+read timeouts, not for a refusal); ``forward()`` goes back to normal for new connections.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._blackhole = False
 
     def up(self) -> TcpProxy:
         listener = socket.socket()
@@ -41,12 +44,32 @@ class TcpProxy:
                 conn.close()
             self._conns.clear()
 
+    def blackhole(self) -> TcpProxy:
+        """Accept, then say nothing: existing connections are cut, new ones hang."""
+        with self._lock:
+            self._blackhole = True
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+            self._conns.clear()
+        return self
+
+    def forward(self) -> TcpProxy:
+        with self._lock:
+            self._blackhole = False
+        return self
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
                 client, _ = listener.accept()
             except OSError:
                 return
+            with self._lock:
+                if self._blackhole:
+                    self._conns.append(client)  # held open, never read, never answered
+                    continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
                 upstream.settimeout(None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,12 +48,20 @@ def test_cluster_starts_completes_a_job_over_http_and_stops(inference_weights_en
     base = f"http://127.0.0.1:{port}"
     try:
         state = tmp_path / "run/cluster.json"
-        deadline = time.monotonic() + 120
+        # Bounded but generous: collectstatic (hashing and compressing ~40 MB of static
+        # files) and the migrations take minutes on a loaded two-core machine.
+        deadline = time.monotonic() + 420
         while not state.exists():
             assert proc.poll() is None, (tmp_path / "cluster.log").read_text()[-4000:]
             assert time.monotonic() < deadline, "cluster did not come up"
             time.sleep(0.5)
         assert json.loads(state.read_text())["workers"] == 2
+        # Pages render with the production static files (hashed names from a manifest).
+        login = requests.get(f"{base}/accounts/login/", timeout=30)
+        assert login.status_code == 200, login.text[-2000:]
+        css = re.search(r'href="(/static/[^"]+\.[0-9a-f]{12}\.css)"', login.text)
+        assert css, login.text[:2000]
+        assert requests.get(base + css.group(1), timeout=30).status_code == 200
         token = (tmp_path / "run/demo-token").read_text().strip()
         auth = {"Authorization": f"Token {token}"}
 

@@ -17,10 +17,12 @@ from jobs.models import Job, JobImage
 pytestmark = [pytest.mark.workers]
 
 QUEUES = ["inference", "predict"]
-# Short visibility timeout / lease / time limit so redelivery happens within seconds.
+# Short lease and backoffs so recovery happens within seconds. The time limit is generous:
+# a worker's first message pays for importing torch and loading the model, which takes
+# tens of seconds on a loaded machine (a 15 s limit turned that into a retried attempt).
 FAST = {
-    "SQS_VISIBILITY_TIMEOUT_SECONDS": "20",
-    "JOB_TIME_LIMIT_SECONDS": "15",
+    "SQS_VISIBILITY_TIMEOUT_SECONDS": "150",
+    "JOB_TIME_LIMIT_SECONDS": "120",
     "JOB_LEASE_SECONDS": "10",
     "JOB_HEARTBEAT_SECONDS": "2",
     "JOB_RETRY_MIN_BACKOFF_MS": "100",
@@ -126,17 +128,19 @@ def test_worker_killed_mid_job_then_restarted_completes_once(
     env = {
         **inference_weights,
         **FAST,
-        "SQS_VISIBILITY_TIMEOUT_SECONDS": "22",
-        "JOB_TIME_LIMIT_SECONDS": "20",
+        # Redelivery by SQS after the visibility timeout; the time limit below it must still
+        # cover a first message that loads the model on a loaded machine.
+        "SQS_VISIBILITY_TIMEOUT_SECONDS": "60",
+        "JOB_TIME_LIMIT_SECONDS": "50",
         "JOB_LEASE_SECONDS": "3",
     }
-    first = dramatiq_worker(queues=QUEUES, env={**env, "JOBS_TEST_FAULT": "sleep=0.4"})
+    first = dramatiq_worker(queues=QUEUES, env={**env, "JOBS_TEST_FAULT": "sleep=1"})
     job = services.job_submit(
         owner=user, job_type="image_classification", image_ids=[i.id for i in images]
     ).job
     wait_for(
         lambda: Job.objects.get(pk=job.id).processed >= 4,
-        timeout=60,
+        timeout=180,
         message="some progress",
     )
     first.kill()
@@ -144,7 +148,7 @@ def test_worker_killed_mid_job_then_restarted_completes_once(
     assert 4 <= done_at_kill < 12
 
     second = dramatiq_worker(queues=QUEUES, env=env)
-    job = wait_terminal(job.id, second)
+    job = wait_terminal(job.id, second, timeout=240)
     if job.attempts != 2:
         print(first.log()[-3000:], second.log()[-3000:])
     assert (job.status, job.processed, job.classified + job.unknown, job.failed, job.attempts) == (
@@ -329,16 +333,27 @@ def test_kill_9_mid_shard_then_the_sweeper_hands_it_to_another_worker(
     job = services.job_submit(
         owner=user, job_type="image_classification", image_ids=[i.id for i in images]
     ).job
-    wait_for(lambda: Job.objects.get(pk=job.id).processed >= 2, timeout=60, message="progress")
+
+    def mid_shard():
+        # A shard with some of its images done and some not: the kill lands mid-shard
+        # (each batch is followed by a 1 s sleep, so this state lasts long enough).
+        for shard in job.shards.filter(status="processing"):
+            done = shard.items.exclude(status="pending").count()
+            if 0 < done < shard.size:
+                return shard
+        return None
+
+    killed_shard = wait_for(mid_shard, timeout=180, message="a shard half done")
     doomed.kill()
-    killed_shard = job.shards.get(status="processing")
     survivor = dramatiq_worker(queues=QUEUES, env=env)
 
     def swept_and_done() -> bool:
         services.jobs_sweep()
         return status_of(job.id) == "completed"
 
-    wait_for(swept_and_done, timeout=90, interval=1, message="the sweeper's re-send to finish")
+    # Bounded, generous: the survivor first imports torch and loads the model (slow on a
+    # loaded machine); the recovery time itself is measured in bench/jobs.py.
+    wait_for(swept_and_done, timeout=240, interval=1, message="the sweeper's re-send to finish")
     job.refresh_from_db()
     killed_shard.refresh_from_db()
     assert (job.status, job.processed, job.classified + job.unknown, job.failed) == (
@@ -366,7 +381,7 @@ def test_sigterm_hands_the_rest_of_the_shard_back_and_exits_in_the_grace_period(
     job = services.job_submit(
         owner=user, job_type="image_classification", image_ids=[i.id for i in images]
     ).job
-    wait_for(lambda: Job.objects.get(pk=job.id).processed >= 2, timeout=60, message="progress")
+    wait_for(lambda: Job.objects.get(pk=job.id).processed >= 2, timeout=180, message="progress")
     # What a container platform does: SIGTERM to the main process only.
     os.kill(leaving.proc.pid, signal.SIGTERM)
     signaled = time.monotonic()
@@ -379,7 +394,7 @@ def test_sigterm_hands_the_rest_of_the_shard_back_and_exits_in_the_grace_period(
     print(f"worker exited {exited_after:.1f}s after SIGTERM")
 
     taker = dramatiq_worker(queues=QUEUES, env=env)
-    job = wait_terminal(job.id, taker, timeout=60)
+    job = wait_terminal(job.id, taker, timeout=240)
     assert (job.status, job.processed, job.classified + job.unknown, job.attempts) == (
         "completed",
         12,
