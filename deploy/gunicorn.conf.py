@@ -37,8 +37,9 @@ def _env_int(name: str, default: int) -> int:
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
-# WEB_CONCURRENCY is gunicorn's conventional knob; the task definition sets it per size.
-workers = _env_int("WEB_CONCURRENCY", 3)
+# GUNICORN_WORKERS, else WEB_CONCURRENCY (gunicorn's own convention, which the task
+# definitions set per task size).
+workers = _env_int("GUNICORN_WORKERS", _env_int("WEB_CONCURRENCY", 3))
 # Concurrent connections per gevent worker (slow clients included) before new ones queue.
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)
 threads = _env_int("GUNICORN_THREADS", 1)  # only used by the gthread worker class

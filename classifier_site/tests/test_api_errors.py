@@ -104,7 +104,7 @@ def test_nul_in_idempotency_key_is_400_and_creates_nothing(token_client, user, i
 
 
 @pytest.mark.parametrize("suffix", ["exe", "a%0d%0aX:1", "a%22b", "CSV"])
-def test_unknown_export_format_is_400(token_client, user, inference_weights, suffix):
+def test_unknown_export_format_is_400(token_client, user, inference_available, suffix):
     from jobs import services
 
     image = ImageFactory(owner=user)

@@ -48,7 +48,7 @@ def test_livez_only_for_reads(client):
 
 def test_gunicorn_writes_json_access_logs(tmp_path):
     port = free_port()
-    env = clean_env(tmp_path, BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
+    env = clean_env(tmp_path, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -77,9 +77,10 @@ def test_a_model_that_stops_loading_is_reported_unavailable(db, settings, infere
 
 
 def test_template_set_is_a_per_call_option(db, inference_weights):
+    from classifier_site.testing.images import encode as image_bytes
+    from classifier_site.testing.images import gradient
     from inference.models import TextEmbedding
     from inference.services import model_version_active
-    from inference.tests.conftest import gradient, image_bytes
 
     version = model_version_active(kind="zero_shot")
     inputs = [image_input("a", image_bytes(gradient()))]

@@ -74,20 +74,23 @@ def test_empty_and_not_imagenet_labels():
     assert "“spaceship”, “cat on a mat”: not among the 1000 ImageNet classes" in unknown[0].message
 
 
-def test_api_submit_returns_warnings_and_still_creates_the_job(token_client, images):
+def test_api_submit_returns_warnings_and_still_creates_the_job(
+    token_client, images, inference_available
+):
     response = token_client.post(
         "/api/v1/submit",
         {
             "job_type": "custom_classification",
             "image_ids": [str(i.id) for i in images],
-            "custom_labels": ["cats", "cat", "", "bird"],
+            "custom_labels": ["cats", "cat", "bird"],
         },
         format="json",
     )
     assert response.status_code == 201, response.content
     body = response.json()
+    # (A blank label is refused by the API's schema with a 400; the form's textarea,
+    # where blank lines are easy to leave, warns instead: see the page test.)
     assert [(w["code"], w["labels"]) for w in body["warnings"]] == [
-        ("empty_label", []),
         ("near_duplicate", ["cats", "cat"]),
     ]
     assert Job.objects.get(pk=body["job_id"]).labels == ["cats", "cat", "bird"]
