@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -21,13 +23,20 @@ class UserLabelSerializer(serializers.Serializer):
     labelled_at = serializers.DateTimeField()
 
 
+EMPTY_SELECTION: dict[str, Any] = {"empty": "Choose at least one image."}
+
+
 class LabelSetInputSerializer(serializers.Serializer):
-    image_ids = serializers.ListField(child=serializers.CharField(), allow_empty=True)
-    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # as above
+    image_ids = serializers.ListField(
+        child=serializers.CharField(), allow_empty=False, error_messages=EMPTY_SELECTION
+    )
+    label = serializers.CharField(max_length=100)  # type: ignore[assignment]  # as above
 
 
 class LabelClearInputSerializer(serializers.Serializer):
-    image_ids = serializers.ListField(child=serializers.CharField(), allow_empty=True)
+    image_ids = serializers.ListField(
+        child=serializers.CharField(), allow_empty=False, error_messages=EMPTY_SELECTION
+    )
 
 
 class LabelCountSerializer(serializers.Serializer):

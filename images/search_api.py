@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -9,17 +10,25 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from images.search import MAX_RESULTS, image_search
-from images.selectors import ImageFilters
+from images.selectors import FORMAT_CHOICES, ImageFilters
+
+# Text parameters never carry NUL (PostgreSQL refuses it): said in the schema as a pattern.
+NUL_FREE = [RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")]
 
 
 class SearchQuerySerializer(serializers.Serializer):
-    text = serializers.CharField(help_text="Plain words, e.g. “red cup on a table”.")
+    text = serializers.CharField(
+        help_text="Plain words, e.g. “red cup on a table”.", validators=NUL_FREE
+    )
     limit = serializers.IntegerField(min_value=1, max_value=MAX_RESULTS, default=48)
     # The gallery's filters, parsed by ImageFilters.from_params (documented here).
-    q = serializers.CharField(required=False)
-    label = serializers.CharField(required=False)  # type: ignore[assignment]  # like Field.label
-    user_label = serializers.CharField(required=False)
-    format = serializers.CharField(required=False)
+    # An empty value means "no filter" (an empty query parameter is dropped by DRF).
+    q = serializers.CharField(required=False, allow_blank=True, validators=NUL_FREE)
+    label = serializers.CharField(  # type: ignore[assignment]  # named like Field.label
+        required=False, allow_blank=True, validators=NUL_FREE
+    )
+    user_label = serializers.CharField(required=False, allow_blank=True, validators=NUL_FREE)
+    format = serializers.ChoiceField(choices=sorted(FORMAT_CHOICES), required=False)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
 

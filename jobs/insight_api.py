@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from images import services as image_services
 from jobs import compare, preview, selectors, thresholds
 from jobs.api import SubmitInputSerializer
 from jobs.services import JobRequest
@@ -68,11 +69,17 @@ class PreviewApi(APIView):
         data = SubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        # The images are named as in a submit: seed keys or ids, in either field.
+        images = image_services.images_for_references(
+            user=request.user,
+            refs=[*v.get("s3_keys", []), *v.get("image_ids", [])],
+            field_name="s3_keys" if v.get("s3_keys") else "image_ids",
+        )
         result = preview.job_preview(
             owner=request.user,
             request=JobRequest(
                 job_type=v["job_type"],
-                image_ids=v["image_ids"],
+                image_ids=[image.pk for image in images],
                 top_k=v["top_k"],
                 confidence_threshold=v["confidence_threshold"],
                 custom_labels=v["custom_labels"],

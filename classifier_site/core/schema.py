@@ -90,6 +90,29 @@ LINKS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
 # Cases the schema cannot express, with the reason. The Schemathesis test turns off the
 # named check for the named operation and nothing else.
 NOT_EXPRESSIBLE: dict[tuple[str, str], str] = {
+    ("images_search", "negative_data_rejection"): (
+        "The gallery filters take an empty value as 'no filter' and refuse NUL; the "
+        "generator renders 'empty or NUL-free text' as a oneOf that an empty string "
+        "matches twice, so a valid empty filter reads as schema-violating."
+    ),
+    ("jobs_preview", "positive_data_acceptance"): (
+        "The same facts as a submit: the images must be the caller's, and `s3_keys` or "
+        "`image_ids` must name at least one (either field may be the one given)."
+    ),
+    ("labels_accept", "positive_data_acceptance"): (
+        "Either `image_ids` or `job_id` must be given, and they must be the caller's: "
+        "a one-of over optional fields and a fact of the database."
+    ),
+    ("dataset_export", "positive_data_acceptance"): (
+        "A dataset needs images that already have a label (the person's own or a "
+        "prediction): a fact of the database, not of the request's shape."
+    ),
+    ("labels_set", "positive_data_acceptance"): (
+        "`image_ids` must be the caller's images: a fact of the database."
+    ),
+    ("labels_clear", "positive_data_acceptance"): (
+        "`image_ids` must be the caller's images: a fact of the database."
+    ),
     ("auth_token_create", "positive_data_acceptance"): (
         "Any username and password are schema-valid; only a real account's pair logs in."
     ),
