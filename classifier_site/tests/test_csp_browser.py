@@ -20,7 +20,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 def test_pages_run_under_the_policy_without_a_violation(
-    live_server, user, local_storage, inference_weights, settings
+    live_server, user, local_storage, inference_available, settings
 ):
     user.is_staff = user.is_superuser = True
     user.save()

@@ -99,7 +99,9 @@
         Object.keys(grant.fields).forEach(function (k) { data.append(k, grant.fields[k]); });
         data.append("file", file);  // S3 wants the file last
         var xhr = new XMLHttpRequest();
-        xhr.open("POST", grant.upload_url);
+        // The size-limited presigned POST form (post_url + fields); upload_url is the
+        // seed's presigned PUT, which cannot cap the size at the bucket.
+        xhr.open("POST", grant.post_url || grant.upload_url);
         xhr.upload.addEventListener("progress", function (e) {
           if (e.lengthComputable) onProgress(e.loaded, e.total);
         });
