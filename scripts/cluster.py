@@ -335,8 +335,9 @@ class Cluster:
             "--graceful-timeout",
             "20",
         ]
-        if (ROOT / "gunicorn.conf.py").exists():
-            web_cmd += ["--config", str(ROOT / "gunicorn.conf.py")]
+        # The deployment's web settings (gevent workers, JSON access log); the flags above
+        # override its bind and worker count.
+        web_cmd += ["--config", str(ROOT / "deploy" / "gunicorn.conf.py")]
         self.procs.append(Proc("web", web_cmd, self.env, self.run_dir / "logs/web.log").start())
         self.procs.append(self._worker("predict", "predict-worker"))
         self.procs.append(
@@ -350,12 +351,27 @@ class Cluster:
         for _ in range(self.args.workers):
             self._add_worker()
         wait_until(lambda: port_open(int(self.env["WEB_PORT"])), 60, "gunicorn")
+        # Jobs are accepted only for models a worker has reported it can run (the web
+        # process never decides from its own disk): "up" means a worker has reported.
+        log("waiting for a worker to report the models it can run")
+        wait_until(self._models_reported, 600, "a worker's model report")
         state = {"web": self.web_url, "run_dir": str(self.run_dir), "workers": len(self.workers)}
         (self.run_dir / "cluster.json").write_text(json.dumps(state))
         log(
             f"up: web {self.web_url}, {len(self.workers)} bulk worker(s), predict worker, "
             "sweeper. Ctrl-C stops everything."
         )
+
+    def _models_reported(self) -> bool:
+        check = self._manage(
+            "shell",
+            "-c",
+            "import sys; from inference.models import ModelAvailability as A; "
+            "sys.exit(0 if A.objects.filter(ready=True).exists() else 1)",
+        )
+        if check.returncode != 0:
+            time.sleep(2)
+        return check.returncode == 0
 
     def _add_worker(self) -> None:
         n = len(self.workers) + sum(1 for e in self.scale_events if e["action"] == "in")

@@ -19,6 +19,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -134,6 +135,10 @@ def _framework_rejection(exc: Exception) -> tuple[int, dict] | None:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is away, not the request wrong: re-raised to the one place that
+        # answers it, core.middleware.DatabaseUnavailableMiddleware (503 + Retry-After).
+        return None
     rejection = _framework_rejection(exc)
     if rejection is not None:
         return Response(rejection[1], status=rejection[0])

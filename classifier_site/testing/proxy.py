@@ -36,6 +36,10 @@ class TcpProxy:
     def down(self) -> None:
         with self._lock:
             if self._listener is not None:
+                # shutdown() first: close() alone leaves the socket listening while the
+                # accept thread still blocks on it (Linux), so the dependency stayed up.
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for conn in self._conns:

@@ -46,7 +46,7 @@ def test_database_down_gives_json_503_with_retry_after_and_health_names_it(user)
         proxy.down()
     assert down.returncode == 0, down.stderr[-3000:]
     api, health = json.loads(down.stdout.strip().splitlines()[-1]).values()
-    assert api[:3] == [503, "5", "application/json"]
+    assert api[:3] == [503, "5", "application/json"], api
     assert api[3]["error"]["code"] == "unavailable"
     assert health[0] == 503
     assert health[1]["database"].startswith("error") and health[1]["broker"] == "ok"

@@ -434,4 +434,4 @@ def test_corrupt_weights_fail_the_job_in_one_attempt_with_one_log_line(
         False,
         True,
     )
-    assert queues.dead_job_ids("inference") == []
+    assert queues.dead_args("inference") == []
