@@ -86,8 +86,8 @@ lint-deploy: $(TOOLS_STAMP) ## terraform fmt/validate, checkov, cfn-lint, hadoli
 	@if command -v shellcheck >/dev/null; then shellcheck deploy/*.sh; else echo "shellcheck not installed: skipped"; fi
 
 lock: $(TOOLS_STAMP) ## Regenerate the image lock files (deploy/requirements-*.txt) from pyproject.toml
-	$(TOOLS)/bin/pip-compile -q --strip-extras --no-emit-index-url -o deploy/requirements-web.txt pyproject.toml
-	$(TOOLS)/bin/pip-compile -q --strip-extras --no-emit-index-url --extra worker -o deploy/requirements-worker.txt pyproject.toml
+	$(TOOLS)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o deploy/requirements-web.txt pyproject.toml
+	$(TOOLS)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links --extra worker -o deploy/requirements-worker.txt pyproject.toml
 
 format: $(STAMP) ## Format and autofix with ruff
 	$(VENV)/bin/ruff format .
