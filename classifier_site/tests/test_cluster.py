@@ -99,7 +99,7 @@ def test_cluster_starts_completes_a_job_over_http_and_stops(inference_weights_en
         stopped_at = time.monotonic()
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         try:
-            proc.wait(timeout=60)
+            proc.wait(timeout=150)  # SIGTERM each process, SIGKILL at 30 s, sequentially under load
         finally:
             if proc.poll() is None:
                 proc.kill()
