@@ -18,9 +18,10 @@ from inference.registry import ModelSpec, WeightsCheck, engine_cache_dir
 
 
 def imagenet_class_names() -> list[str]:
-    from torchvision.models import MobileNet_V2_Weights
+    # The same 1000 names torchvision ships, kept as data so the web side has them too.
+    from inference.vectors import imagenet_class_names as names
 
-    return list(MobileNet_V2_Weights.IMAGENET1K_V2.meta["categories"])
+    return list(names())
 
 
 def mobilenet_v2_build(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
